@@ -1,0 +1,2 @@
+/* placeholder until the module lands */
+typedef int gluefs_placeholder_store_s3_t;
