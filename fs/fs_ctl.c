@@ -427,10 +427,9 @@ int fsctl_open(const char *path, struct fuse_file_info *fi)
             rc = -EACCES;
             if (h->kind != K_RUN_SPEC && h->kind != K_RUN_CTL)
                 goto fail;
+            /* A writer replaces the whole spec: the kernel strips O_TRUNC
+             * from open (no atomic_o_trunc), so start empty either way. */
             rc = 0;
-            /* Without O_TRUNC a writer edits the current spec in place. */
-            if (h->kind == K_RUN_SPEC && !(fi->flags & O_TRUNC))
-                rc = render_run_file(h->jobs, h->name, K_RUN_SPEC, &h->data);
         } else {
             rc = render_run_file(h->jobs, h->name, h->kind, &h->data);
         }
