@@ -1,2 +1,1027 @@
-/* placeholder until the module lands */
-typedef int gluefs_placeholder_infer_t;
+/* infer.c - classify a bounded sample and infer its schema (see infer.h).
+ *
+ * Order as Glue's built-in classifiers: reject empty and binary samples,
+ * then JSON (when the text starts with '{' or '['), then CSV with a
+ * sniffed delimiter.  The sample is parsed with the project's own record
+ * readers (csv.h, json.h) over a memory instream, so that what the
+ * crawler infers is what the jobs will read. */
+#include "infer.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "buf.h"
+#include "csv.h"
+#include "instream.h"
+#include "json.h"
+
+#define INFER_SNIFF_RECORDS 50     /* records parsed per candidate delimiter */
+#define INFER_CONSISTENT 0.7       /* share of records with the usual count */
+#define INFER_TYPE_MAX 65536       /* longer column types become string */
+#define INFER_MAX_COLUMNS 10000    /* columns kept per table */
+#define INFER_JSON_DEPTH 64        /* the json reader's default nesting cap */
+#define INFER_NAME_MAX 64          /* a header cell longer is not a name */
+#define INFER_DISTINCT 32          /* distinct values tracked per column */
+
+static void set_unknown(struct infer_result *out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void set_unknown(struct infer_result *out, const char *fmt, ...)
+{
+    columns_free(out->cols, out->ncols);
+    out->cols = NULL;
+    out->ncols = 0;
+    snprintf(out->fmt.classification, sizeof(out->fmt.classification),
+             "UNKNOWN");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out->reason, sizeof(out->reason), fmt, ap);
+    va_end(ap);
+}
+
+void infer_result_release(struct infer_result *r)
+{
+    if (!r)
+        return;
+    columns_free(r->cols, r->ncols);
+    r->cols = NULL;
+    r->ncols = 0;
+}
+
+static void lower_ascii(char *s)
+{
+    for (; *s; s++)
+        if (*s >= 'A' && *s <= 'Z')
+            *s = (char)(*s - 'A' + 'a');
+}
+
+/* ------------------------------------------------------------------ */
+/* Binary data */
+
+/* Offset of the first NUL byte or invalid UTF-8 sequence, or N.  *NUL
+ * says which.  With TRUNCATED, a sequence cut by the end of the sample is
+ * valid. */
+static size_t utf8_check(const unsigned char *s, size_t n, bool truncated,
+                         bool *nul)
+{
+    *nul = false;
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c == 0) {
+            *nul = true;
+            return i;
+        }
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t len;
+        unsigned int cp;
+        if (c >= 0xc2 && c <= 0xdf) {
+            len = 2;
+            cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            len = 3;
+            cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            len = 4;
+            cp = c & 0x07;
+        } else {
+            return i;
+        }
+        for (size_t k = 1; k < len; k++) {
+            if (i + k >= n)
+                return truncated ? n : i;
+            if ((s[i + k] & 0xc0) != 0x80)
+                return i;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+            (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+            return i;
+        i += len;
+    }
+    return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* Columns built value by value */
+
+struct colset {
+    char **names;
+    struct htype **types; /* NULL: no evidence yet */
+    size_t n, cap;
+};
+
+static void colset_release(struct colset *cs)
+{
+    for (size_t i = 0; i < cs->n; i++) {
+        free(cs->names[i]);
+        htype_free(cs->types[i]);
+    }
+    free(cs->names);
+    free(cs->types);
+    memset(cs, 0, sizeof(*cs));
+}
+
+/* Index of column NAME (added when new); -ENOMEM, or -E2BIG past
+ * INFER_MAX_COLUMNS. */
+static ssize_t colset_find(struct colset *cs, const char *name)
+{
+    for (size_t i = 0; i < cs->n; i++)
+        if (strcmp(cs->names[i], name) == 0)
+            return (ssize_t)i;
+    if (cs->n >= INFER_MAX_COLUMNS)
+        return -E2BIG;
+    if (cs->n == cs->cap) {
+        size_t nc = cs->cap ? cs->cap * 2 : 16;
+        char **nn = realloc(cs->names, nc * sizeof(*nn));
+        if (!nn)
+            return -ENOMEM;
+        cs->names = nn;
+        struct htype **nt = realloc(cs->types, nc * sizeof(*nt));
+        if (!nt)
+            return -ENOMEM;
+        cs->types = nt;
+        cs->cap = nc;
+    }
+    char *s = strdup(name);
+    if (!s)
+        return -ENOMEM;
+    cs->names[cs->n] = s;
+    cs->types[cs->n] = NULL;
+    return (ssize_t)cs->n++;
+}
+
+/* Move the columns into OUT, types written out (no evidence: string). */
+static int colset_to_result(struct colset *cs, struct infer_result *out)
+{
+    struct column *cols = calloc(cs->n ? cs->n : 1, sizeof(*cols));
+    if (!cols)
+        return -ENOMEM;
+    for (size_t i = 0; i < cs->n; i++) {
+        cols[i].type = htype_format(cs->types[i], INFER_TYPE_MAX);
+        if (!cols[i].type) {
+            columns_free(cols, i);
+            return -ENOMEM;
+        }
+        cols[i].name = cs->names[i];
+        cs->names[i] = NULL;
+    }
+    columns_free(out->cols, out->ncols);
+    out->cols = cols;
+    out->ncols = cs->n;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* JSON */
+
+/* Where a truncated JSON sample can be cut so that what is left plus
+ * closing brackets is valid JSON.  REC_CUT: just after the last complete
+ * record (a top-level value, or an element of a top-level array), 0 if
+ * none.  ANY_CUT: the last point after any complete value (inside the
+ * first, partial record), 0 if none.  Strings are skipped with their
+ * escapes; nothing else is validated (the reader does that). */
+struct json_cut {
+    size_t rec_cut, any_cut;
+    bool too_deep;
+};
+
+static void json_find_cut(const char *s, size_t n, struct json_cut *c)
+{
+    memset(c, 0, sizeof(*c));
+    size_t depth = 0, level = 0;
+    size_t i = 0;
+    while (i < n && strchr(" \t\r\n", s[i]))
+        i++;
+    if (i < n && s[i] == '[')
+        level = 1;
+    bool in_str = false, esc = false;
+    for (; i < n; i++) {
+        char ch = s[i];
+        if (in_str) {
+            if (esc)
+                esc = false;
+            else if (ch == '\\')
+                esc = true;
+            else if (ch == '"')
+                in_str = false;
+            continue;
+        }
+        switch (ch) {
+        case '"':
+            in_str = true;
+            break;
+        case '{':
+        case '[':
+            if (++depth > INFER_JSON_DEPTH) {
+                c->too_deep = true;
+                return;
+            }
+            break;
+        case '}':
+        case ']':
+            if (depth == 0)
+                return; /* unbalanced: leave it to the reader */
+            depth--;
+            c->any_cut = i + 1;
+            if (depth == level)
+                c->rec_cut = i + 1;
+            break;
+        case ',':
+            if (depth >= 1)
+                c->any_cut = i;
+            if (depth == level && depth >= 1)
+                c->rec_cut = i;
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+/* S[0..CUT) followed by the brackets that close what is open there, in a
+ * new NUL-terminated string (*LEN bytes). */
+static char *json_close_at(const char *s, size_t cut, size_t *len)
+{
+    char stack[INFER_JSON_DEPTH + 1];
+    size_t depth = 0;
+    bool in_str = false, esc = false;
+    for (size_t i = 0; i < cut; i++) {
+        char ch = s[i];
+        if (in_str) {
+            if (esc)
+                esc = false;
+            else if (ch == '\\')
+                esc = true;
+            else if (ch == '"')
+                in_str = false;
+            continue;
+        }
+        if (ch == '"')
+            in_str = true;
+        else if ((ch == '{' || ch == '[') && depth < INFER_JSON_DEPTH)
+            stack[depth++] = ch;
+        else if ((ch == '}' || ch == ']') && depth > 0)
+            depth--;
+    }
+    char *t = malloc(cut + depth + 2);
+    if (!t)
+        return NULL;
+    memcpy(t, s, cut);
+    size_t k = cut;
+    while (depth > 0)
+        t[k++] = stack[--depth] == '{' ? '}' : ']';
+    t[k++] = '\n';
+    t[k] = '\0';
+    *len = k;
+    return t;
+}
+
+static const char *jtype_name(enum jtype t)
+{
+    switch (t) {
+    case J_NULL:
+        return "null";
+    case J_BOOL:
+        return "boolean";
+    case J_INT:
+    case J_DOUBLE:
+        return "number";
+    case J_STRING:
+        return "string";
+    case J_ARRAY:
+        return "array";
+    case J_OBJECT:
+        return "object";
+    }
+    return "value";
+}
+
+/* Add one record's members to CS. */
+static int json_add_record(struct colset *cs, const struct jval *rec)
+{
+    for (size_t i = 0; i < rec->u.c.n; i++) {
+        char *name = strdup(rec->u.c.keys[i] ? rec->u.c.keys[i] : "");
+        if (!name)
+            return -ENOMEM;
+        lower_ascii(name);
+        ssize_t j = colset_find(cs, name);
+        free(name);
+        if (j == -E2BIG)
+            continue; /* past the column cap: ignored */
+        if (j < 0)
+            return (int)j;
+        struct htype *t = htype_from_jval(rec->u.c.items[i]);
+        if (!t || htype_merge_into(&cs->types[j], t) < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+/* Classify DATA[0..N) (BOM already skipped) as JSON records.  Returns 0
+ * with OUT filled (json or UNKNOWN), -ENOMEM, or 1 when the text is not
+ * JSON at all (a syntax error before any record): the caller may try
+ * CSV, and OUT holds the JSON reason. */
+static int infer_json(const char *data, size_t n, size_t skipped,
+                      bool truncated, struct infer_result *out)
+{
+    const char *text = data;
+    size_t tlen = n;
+    char *repaired = NULL;
+    uint64_t sample_bytes = skipped + n;
+    bool partial = false;
+
+    if (truncated) {
+        struct json_cut c;
+        json_find_cut(data, n, &c);
+        size_t cut = 0;
+        if (c.rec_cut > 0) {
+            cut = c.rec_cut;
+            sample_bytes = skipped + c.rec_cut;
+        } else if (c.any_cut > 0 && !c.too_deep) {
+            /* Not even one whole record: one partial record (e.g. the
+             * head of a large single-object file) still shows the
+             * columns. */
+            cut = c.any_cut;
+            partial = true;
+        }
+        if (cut > 0) {
+            repaired = json_close_at(data, cut, &tlen);
+            if (!repaired)
+                return -ENOMEM;
+            text = repaired;
+        }
+    }
+
+    struct instream *in = NULL;
+    struct json_reader *r = NULL;
+    struct colset cs = {0};
+    struct jval *rec = NULL;
+    uint64_t records = 0;
+    int rc = instream_memory(text, tlen, &in);
+    if (rc == 0)
+        rc = json_reader_new(in, 0, 0, &r);
+    if (rc < 0)
+        goto done;
+    for (;;) {
+        rc = json_reader_next(r, &rec);
+        if (rc == 0)
+            break;
+        if (rc == -ENOMEM)
+            goto done;
+        if (rc < 0) {
+            const char *e = json_reader_error(r);
+            set_unknown(out, "json: %s", e && *e ? e : strerror(-rc));
+            rc = records == 0 && rc == -EBADMSG ? 1 : 0;
+            goto done;
+        }
+        if (rec->type != J_OBJECT) {
+            set_unknown(out,
+                        "JSON that is not records (a%s %s at line %llu, "
+                        "records must be objects)",
+                        rec->type == J_ARRAY || rec->type == J_OBJECT ? "n"
+                                                                      : "",
+                        jtype_name(rec->type), json_reader_line(r));
+            rc = 0;
+            goto done;
+        }
+        records++;
+        rc = json_add_record(&cs, rec);
+        jval_free(rec);
+        rec = NULL;
+        if (rc < 0)
+            goto done;
+    }
+    if (records == 0) {
+        set_unknown(out, "JSON with no records");
+        rc = 0;
+        goto done;
+    }
+    rc = colset_to_result(&cs, out);
+    if (rc < 0)
+        goto done;
+    snprintf(out->fmt.classification, sizeof(out->fmt.classification),
+             "json");
+    out->records = records;
+    out->sample_bytes = partial ? skipped + n : sample_bytes;
+    out->reason[0] = '\0';
+done:
+    jval_free(rec);
+    json_reader_free(r);
+    instream_free(in);
+    colset_release(&cs);
+    free(repaired);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* CSV: the delimiter */
+
+static const char infer_delims[] = {',', '\t', '|', ';', '\x01'};
+#define NDELIMS (sizeof(infer_delims))
+
+static const char *delim_name(char d)
+{
+    switch (d) {
+    case '\t':
+        return "\\t";
+    case '\x01':
+        return "\\x01";
+    case '|':
+        return "|";
+    case ';':
+        return ";";
+    default:
+        return ",";
+    }
+}
+
+static bool blank_record(const struct csv_record *rec)
+{
+    return rec->n == 0 ||
+           (rec->n == 1 && rec->len[0] == 0 && !rec->quoted[0]);
+}
+
+struct sniff {
+    size_t records;     /* non-blank records parsed */
+    size_t mode;        /* the most common field count */
+    size_t mode_count;  /* records with it */
+    size_t singles;     /* records with one field */
+    bool failed;
+};
+
+static int sniff_one(const char *data, size_t n, char delim, struct sniff *s)
+{
+    memset(s, 0, sizeof(*s));
+    size_t counts[INFER_SNIFF_RECORDS];
+    struct instream *in = NULL;
+    struct csv_reader *r = NULL;
+    struct csv_opts o = {.delim = delim, .quote = '"'};
+    int rc = instream_memory(data, n, &in);
+    if (rc == 0)
+        rc = csv_reader_new(in, &o, &r);
+    while (rc == 0 && s->records < INFER_SNIFF_RECORDS) {
+        struct csv_record *rec;
+        int k = csv_reader_next(r, &rec);
+        if (k == 0)
+            break;
+        if (k < 0) {
+            if (k == -ENOMEM)
+                rc = k;
+            else if (s->records == 0)
+                s->failed = true;
+            break;
+        }
+        if (blank_record(rec))
+            continue;
+        counts[s->records++] = rec->n;
+    }
+    csv_reader_free(r);
+    instream_free(in);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < s->records; i++) {
+        size_t c = 0;
+        for (size_t j = 0; j < s->records; j++)
+            c += counts[j] == counts[i];
+        if (c > s->mode_count ||
+            (c == s->mode_count && counts[i] > s->mode)) {
+            s->mode_count = c;
+            s->mode = counts[i];
+        }
+        s->singles += counts[i] == 1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* CSV: header detection */
+
+enum case_class { CC_NONE, CC_LOWER, CC_UPPER, CC_MIXED };
+
+static enum case_class case_class(const char *s)
+{
+    bool lo = false, up = false;
+    for (; *s; s++) {
+        lo |= *s >= 'a' && *s <= 'z';
+        up |= *s >= 'A' && *s <= 'Z';
+    }
+    return lo && up ? CC_MIXED : lo ? CC_LOWER : up ? CC_UPPER : CC_NONE;
+}
+
+static bool has_digit(const char *s)
+{
+    for (; *s; s++)
+        if (*s >= '0' && *s <= '9')
+            return true;
+    return false;
+}
+
+/* Could S be a column name: short, with a letter (any non-ASCII byte
+ * counts: names in other scripts), at most three spaces, no control
+ * characters. */
+static bool name_like(const char *s, size_t n)
+{
+    if (n == 0 || n > INFER_NAME_MAX)
+        return false;
+    bool letter = false;
+    int spaces = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f)
+            return false;
+        spaces += c == ' ';
+        letter |= (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  c >= 0x80;
+    }
+    return letter && spaces <= 3;
+}
+
+/* An identifier: [A-Za-z_][A-Za-z0-9_]* (what a program would write). */
+static bool ident_like(const char *s)
+{
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_'))
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+              (*s >= '0' && *s <= '9') || *s == '_'))
+            return false;
+    return true;
+}
+
+/* What the data rows (all but the first) look like in one column, for
+ * comparing with the first row's cell. */
+struct colstat {
+    struct htype *type;   /* merged type of the data rows */
+    size_t values;        /* non-empty values */
+    size_t name_like;     /* values that could be names too */
+    size_t digits;        /* values with a digit */
+    size_t other_case;    /* lettered values of another case class than
+                             the first row's cell */
+    size_t lettered;      /* values with a letter */
+    size_t len_sum;
+    bool same_as_first;   /* the first row's cell occurs again */
+    char *distinct[INFER_DISTINCT];
+    size_t ndistinct;
+    bool many;            /* more than INFER_DISTINCT distinct values */
+};
+
+static int colstat_add(struct colstat *st, const char *first, const char *v,
+                       size_t len)
+{
+    if (len == 0)
+        return 0;
+    st->values++;
+    st->len_sum += len;
+    st->name_like += name_like(v, len);
+    st->digits += has_digit(v);
+    if (first) {
+        if (strcmp(first, v) == 0)
+            st->same_as_first = true;
+        enum case_class c = case_class(v);
+        if (c != CC_NONE) {
+            st->lettered++;
+            st->other_case += c != case_class(first);
+        }
+    }
+    if (st->many)
+        return 0;
+    for (size_t i = 0; i < st->ndistinct; i++)
+        if (strcmp(st->distinct[i], v) == 0)
+            return 0;
+    if (st->ndistinct == INFER_DISTINCT) {
+        st->many = true;
+        return 0;
+    }
+    st->distinct[st->ndistinct] = strndup(v, len);
+    if (!st->distinct[st->ndistinct])
+        return -ENOMEM;
+    st->ndistinct++;
+    return 0;
+}
+
+static void colstat_release(struct colstat *st)
+{
+    htype_free(st->type);
+    for (size_t i = 0; i < st->ndistinct; i++)
+        free(st->distinct[i]);
+}
+
+/* Does column ST's data show that the first row's cell H is a name, not a
+ * value?  Rule (b) of the header detection, see csv_has_header. */
+static bool column_says_header(const char *h, const struct colstat *st,
+                               bool single_column)
+{
+    size_t hlen = strlen(h);
+    /* Categorical data: few distinct values, repeated, and the first
+     * row's cell never among them ("weather": rain, sun, rain, ...). */
+    bool categorical = st->values >= 4 && !st->many &&
+                       st->ndistinct * 2 <= st->values;
+    /* Codes and numbers-in-text under a name without digits ("iata":
+     * 00M, 01G; "phone": 555-1234; "release date": Jun 12 1998). */
+    bool digits = !has_digit(h) && st->values >= 2 &&
+                  st->digits * 10 >= st->values * 8;
+    if (single_column)
+        return ident_like(h) && (categorical || digits);
+    /* A lower-case or upper-case name over values of another case
+     * ("city": Seattle, New York; "NAME": Alice). */
+    enum case_class hc = case_class(h);
+    bool other_case = (hc == CC_LOWER || hc == CC_UPPER) &&
+                      st->lettered >= 2 &&
+                      st->other_case * 10 >= st->lettered * 8;
+    /* Long free text under a short name ("comment": whole sentences). */
+    bool long_text = st->values >= 2 &&
+                     st->len_sum >= st->values * (2 * hlen + 10) &&
+                     st->name_like * 2 < st->values;
+    return categorical || digits || other_case || long_text;
+}
+
+/* Glue's header rule, and ours when every column is string.
+ *
+ * The first row can be a header only if its cells are unique (ignoring
+ * case) and each is text: not a number, boolean or date.  Then:
+ *  (a) Glue's rule: some column's data rows have a type other than string
+ *      while its first cell is a name ("temp_max" over doubles);
+ *  (b) when every column is string, Glue never finds a header; we do when
+ *      the first row looks like names (each cell non-empty, at most 64
+ *      bytes, with a letter, at most three spaces, and never occurring
+ *      again in its column) and, in some column, the data rows clearly do
+ *      not look like that name: categorical values, values with digits
+ *      under a name without, values of another letter case, or long free
+ *      text (column_says_header).  A single-column file needs more: an
+ *      identifier-like name over categorical or digit-bearing values, so
+ *      that lines of free words are not taken for a header.
+ *  (c) a file of a single row of identifiers (two or more columns) is a
+ *      header over no data: an empty table, as exports write them. */
+static bool csv_has_header(char **first, size_t *first_len, size_t ncols,
+                           const struct colstat *st, size_t data_rows)
+{
+    bool any_empty = false;
+    size_t nonempty = 0;
+    for (size_t j = 0; j < ncols; j++) {
+        if (first_len[j] == 0) {
+            any_empty = true;
+            continue;
+        }
+        nonempty++;
+        const char *t = infer_text_type(first[j], first_len[j]);
+        if (!t || strcmp(t, "string") != 0)
+            return false;
+        for (size_t k = 0; k < j; k++)
+            if (first_len[k] && strcasecmp(first[j], first[k]) == 0)
+                return false;
+    }
+    if (nonempty == 0)
+        return false;
+    if (data_rows == 0) {
+        if (ncols < 2 || any_empty)
+            return false;
+        for (size_t j = 0; j < ncols; j++)
+            if (!ident_like(first[j]))
+                return false;
+        return true;
+    }
+    for (size_t j = 0; j < ncols; j++) {
+        if (first_len[j] == 0 || !st[j].type)
+            continue;
+        char *t = htype_format(st[j].type, 64);
+        bool typed = t && strcmp(t, "string") != 0;
+        free(t);
+        if (typed && !st[j].same_as_first)
+            return true; /* (a) */
+    }
+    if (any_empty)
+        return false;
+    for (size_t j = 0; j < ncols; j++)
+        if (!name_like(first[j], first_len[j]) || st[j].same_as_first)
+            return false;
+    for (size_t j = 0; j < ncols; j++)
+        if (column_says_header(first[j], &st[j], ncols == 1))
+            return true; /* (b) */
+    return false;
+}
+
+/* Column names from the header cells: lower case; empty -> col<i>;
+ * repeats -> name_1, name_2, ... */
+static int header_names(char **first, size_t ncols, char **names)
+{
+    for (size_t j = 0; j < ncols; j++) {
+        char base[256];
+        if (first[j][0])
+            snprintf(base, sizeof(base), "%s", first[j]);
+        else
+            snprintf(base, sizeof(base), "col%zu", j);
+        lower_ascii(base);
+        char cand[300];
+        snprintf(cand, sizeof(cand), "%s", base);
+        for (unsigned k = 1;; k++) {
+            bool taken = false;
+            for (size_t i = 0; i < j && !taken; i++)
+                taken = strcmp(names[i], cand) == 0;
+            if (!taken)
+                break;
+            snprintf(cand, sizeof(cand), "%s_%u", base, k);
+        }
+        names[j] = strdup(cand);
+        if (!names[j])
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+/* Offset just after the LINE-th newline (1-based line numbers), or N. */
+static size_t line_end_offset(const char *s, size_t n, unsigned long long line)
+{
+    unsigned long long seen = 0;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == '\n' && ++seen == line)
+            return i + 1;
+    return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* CSV */
+
+static int infer_csv(const char *data, size_t n, bool truncated,
+                     struct infer_result *out)
+{
+    size_t len = n;
+    if (truncated) {
+        /* Records past the last line end are cut: ignore them. */
+        while (len > 0 && data[len - 1] != '\n')
+            len--;
+        if (len == 0) {
+            set_unknown(out, "no complete line in the first %zu bytes", n);
+            return 0;
+        }
+    }
+
+    /* The delimiter. */
+    struct sniff sn[NDELIMS];
+    size_t best = NDELIMS;
+    for (size_t d = 0; d < NDELIMS; d++) {
+        int rc = sniff_one(data, len, infer_delims[d], &sn[d]);
+        if (rc < 0)
+            return rc;
+        if (sn[d].failed || sn[d].records == 0 || sn[d].mode < 2)
+            continue;
+        if (best == NDELIMS) {
+            best = d;
+            continue;
+        }
+        /* Compare consistency mode_count/records without division. */
+        unsigned long long a = (unsigned long long)sn[d].mode_count *
+                               sn[best].records;
+        unsigned long long b = (unsigned long long)sn[best].mode_count *
+                               sn[d].records;
+        if (a > b || (a == b && sn[d].mode > sn[best].mode))
+            best = d;
+    }
+    if (sn[0].records == 0 && sn[0].failed) {
+        set_unknown(out, "not CSV (no record could be read)");
+        return 0;
+    }
+    if (sn[0].records == 0) {
+        set_unknown(out, "no records (only blank lines)");
+        return 0;
+    }
+    bool single = true;
+    for (size_t d = 0; d < NDELIMS; d++)
+        if (!sn[d].failed &&
+            (double)sn[d].singles < INFER_CONSISTENT * (double)sn[d].records)
+            single = false;
+    char delim;
+    size_t ncols;
+    if (best < NDELIMS && (double)sn[best].mode_count >=
+                              INFER_CONSISTENT * (double)sn[best].records) {
+        delim = infer_delims[best];
+        ncols = sn[best].mode;
+    } else if (single) {
+        delim = ',';
+        ncols = 1;
+    } else {
+        size_t b = best < NDELIMS ? best : 0;
+        set_unknown(out,
+                    "inconsistent field counts (best: '%s' gives %zu fields "
+                    "in %zu of %zu records)",
+                    delim_name(infer_delims[b]), sn[b].mode, sn[b].mode_count,
+                    sn[b].records);
+        return 0;
+    }
+
+    /* Every record: types, and what the header detection needs. */
+    struct colstat *st = calloc(ncols, sizeof(*st));
+    char **first = calloc(ncols, sizeof(*first));
+    size_t *first_len = calloc(ncols, sizeof(*first_len));
+    struct htype **first_types = calloc(ncols, sizeof(*first_types));
+    char **names = calloc(ncols, sizeof(*names));
+    struct instream *in = NULL;
+    struct csv_reader *r = NULL;
+    struct csv_opts o = {.delim = delim, .quote = '"'};
+    uint64_t rows = 0, data_rows = 0;
+    bool have_first = false, quoted = false;
+    unsigned long long end_line = 0;
+    int rc = -ENOMEM;
+    if (!st || !first || !first_len || !first_types || !names)
+        goto done;
+    rc = instream_memory(data, len, &in);
+    if (rc == 0)
+        rc = csv_reader_new(in, &o, &r);
+    while (rc == 0) {
+        struct csv_record *rec;
+        int k = csv_reader_next(r, &rec);
+        if (k == 0)
+            break;
+        if (k < 0) {
+            if (k == -ENOMEM) {
+                rc = k;
+                break;
+            }
+            /* A truncated sample may end inside a quoted field. */
+            if (truncated && k == -EBADMSG && rows > 0)
+                break;
+            const char *e = csv_reader_error(r);
+            set_unknown(out, "csv: %s", e && *e ? e : strerror(-k));
+            rc = 1;
+            break;
+        }
+        if (blank_record(rec))
+            continue;
+        rows++;
+        end_line = rec->line;
+        for (size_t j = 0; j < rec->n; j++) {
+            quoted |= rec->quoted[j];
+            for (size_t i = 0; i < rec->len[j]; i++)
+                end_line += rec->field[j][i] == '\n';
+        }
+        if (rows == 1) {
+            if (rec->n != ncols)
+                continue; /* not a header; a ragged row */
+            have_first = true;
+            for (size_t j = 0; j < ncols; j++) {
+                first[j] = strndup(rec->field[j], rec->len[j]);
+                if (!first[j]) {
+                    rc = -ENOMEM;
+                    break;
+                }
+                first_len[j] = rec->len[j];
+                const char *t = infer_text_type(rec->field[j], rec->len[j]);
+                if (t) {
+                    first_types[j] = htype_parse(t);
+                    if (!first_types[j]) {
+                        rc = -ENOMEM;
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        if (rec->n != ncols)
+            continue; /* counted, not typed */
+        data_rows++;
+        for (size_t j = 0; j < ncols && rc == 0; j++) {
+            const char *t = infer_text_type(rec->field[j], rec->len[j]);
+            if (t) {
+                struct htype *h = htype_parse(t);
+                if (!h || htype_merge_into(&st[j].type, h) < 0)
+                    rc = -ENOMEM;
+            }
+            if (rc == 0 && t)
+                rc = colstat_add(&st[j], have_first ? first[j] : NULL,
+                                 rec->field[j], rec->len[j]);
+        }
+    }
+    if (rc != 0) {
+        if (rc == 1)
+            rc = 0;
+        goto done;
+    }
+
+    bool header = have_first &&
+                  csv_has_header(first, first_len, ncols, st, data_rows);
+    if (header) {
+        rc = header_names(first, ncols, names);
+        if (rc < 0)
+            goto done;
+    } else {
+        for (size_t j = 0; j < ncols; j++) {
+            char nm[32];
+            snprintf(nm, sizeof(nm), "col%zu", j);
+            names[j] = strdup(nm);
+            if (!names[j]) {
+                rc = -ENOMEM;
+                goto done;
+            }
+            /* The first row is data: its types count. */
+            if (have_first) {
+                rc = htype_merge_into(&st[j].type, first_types[j]);
+                first_types[j] = NULL;
+                if (rc < 0)
+                    goto done;
+            }
+        }
+    }
+    struct column *cols = calloc(ncols, sizeof(*cols));
+    if (!cols) {
+        rc = -ENOMEM;
+        goto done;
+    }
+    for (size_t j = 0; j < ncols; j++) {
+        cols[j].type = htype_format(st[j].type, INFER_TYPE_MAX);
+        if (!cols[j].type) {
+            columns_free(cols, j);
+            rc = -ENOMEM;
+            goto done;
+        }
+        cols[j].name = names[j];
+        names[j] = NULL;
+    }
+    columns_free(out->cols, out->ncols);
+    out->cols = cols;
+    out->ncols = ncols;
+    snprintf(out->fmt.classification, sizeof(out->fmt.classification), "csv");
+    out->fmt.delimiter = delim;
+    out->fmt.header = header;
+    out->fmt.quoted = quoted;
+    out->records = header ? rows - 1 : rows;
+    out->sample_bytes = truncated ? line_end_offset(data, len, end_line) : n;
+    out->reason[0] = '\0';
+    rc = 0;
+done:
+    csv_reader_free(r);
+    instream_free(in);
+    for (size_t j = 0; j < ncols; j++) {
+        if (st)
+            colstat_release(&st[j]);
+        if (first)
+            free(first[j]);
+        if (first_types)
+            htype_free(first_types[j]);
+        if (names)
+            free(names[j]);
+    }
+    free(st);
+    free(first);
+    free(first_len);
+    free(first_types);
+    free(names);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+
+int infer_sample(const char *data, size_t n, bool truncated,
+                 struct infer_result *out)
+{
+    memset(out, 0, sizeof(*out));
+    snprintf(out->fmt.compression, sizeof(out->fmt.compression), "none");
+    if (n == 0 || !data) {
+        set_unknown(out, "empty object");
+        return 0;
+    }
+    bool nul;
+    size_t bad = utf8_check((const unsigned char *)data, n, truncated, &nul);
+    if (bad < n) {
+        set_unknown(out, "binary data (%s at offset %zu)",
+                    nul ? "NUL bytes" : "invalid UTF-8", bad);
+        return 0;
+    }
+    size_t skip = 0;
+    if (n >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0)
+        skip = 3;
+    size_t i = skip;
+    while (i < n && strchr(" \t\r\n", data[i]))
+        i++;
+    if (i == n) {
+        set_unknown(out, "no records (only white space)");
+        return 0;
+    }
+    if (data[i] == '{' || data[i] == '[') {
+        int rc = infer_json(data + skip, n - skip, skip, truncated, out);
+        if (rc <= 0)
+            return rc;
+        /* Not JSON from its first value ("[INFO] ..." lines): CSV of two
+         * or more columns, or the JSON error stands. */
+        struct infer_result alt;
+        memset(&alt, 0, sizeof(alt));
+        snprintf(alt.fmt.compression, sizeof(alt.fmt.compression), "none");
+        rc = infer_csv(data, n, truncated, &alt);
+        if (rc < 0)
+            return rc;
+        if (strcmp(alt.fmt.classification, "csv") == 0 && alt.ncols > 1) {
+            infer_result_release(out);
+            *out = alt;
+        } else {
+            infer_result_release(&alt);
+        }
+        return 0;
+    }
+    return infer_csv(data, n, truncated, out);
+}

@@ -47,11 +47,52 @@ const char *infer_text_type(const char *s, size_t n);
  * -> string).  A NULL side yields the other.  Returns a malloc'd string. */
 char *hive_type_merge(const char *a, const char *b);
 
-/* Merge ADD into *COLS/*NCOLS by column name: new columns are appended,
+/* Merge ADD into *COLS and *NCOLS by column name: new columns are appended,
  * common ones widened with hive_type_merge.  Returns 0 or -ENOMEM. */
 int schema_merge(struct column **cols, size_t *ncols,
                  const struct column *add, size_t nadd);
 
 void columns_free(struct column *cols, size_t n);
+
+/* ---- Lower level: parsed Hive types (types.c), used by infer.c and by
+ * anyone who merges types value by value.
+ *
+ * A type string is parsed case-insensitively and with any spaces; nested
+ * struct<>, array<>, map<> are understood, struct field names may be
+ * backquoted; a type it cannot parse is kept as an opaque name that only
+ * merges with itself.  "void" is no evidence yet (only nulls, an empty
+ * array): it merges to the other side and is written as string.  A
+ * struct with no fields (only empty objects seen) is written as string. */
+struct htype;
+struct jval;
+
+/* Parse S.  Returns NULL only when out of memory. */
+struct htype *htype_parse(const char *s);
+
+/* The type of one JSON value: null -> void, true/false -> boolean,
+ * integer -> bigint, other number -> double, a string -> date or
+ * timestamp when it is an ISO-8601 date / date-time (YYYY-MM-DD,
+ * YYYY-MM-DD[T ]HH:MM[:SS[.f]][Z|+hh:mm]), else string; object ->
+ * struct (field names lower-cased, and ' ', ':', ',', '<', '>', '`'
+ * replaced by '_' so the type string stays parseable; duplicates merged);
+ * array -> array<merge of the elements> (void when empty).  Returns NULL
+ * only when out of memory. */
+struct htype *htype_from_jval(const struct jval *v);
+
+/* *DST = merge(*DST, SRC) (hive_type_merge's rules); SRC is consumed.
+ * *DST may be NULL (it becomes SRC).  Returns 0 or -ENOMEM (then *DST is
+ * unchanged and SRC freed). */
+int htype_merge_into(struct htype **dst, struct htype *src);
+
+/* Write T without spaces, void as string.  A result longer than MAX bytes
+ * becomes "string".  Returns a malloc'd string or NULL (out of memory). */
+char *htype_format(const struct htype *t, size_t max);
+
+void htype_free(struct htype *t);
+
+/* Normalise a type string: parse and write it back (lower case, no
+ * spaces, void and struct<> as string).  Returns a malloc'd string or
+ * NULL (out of memory). */
+char *hive_type_normalize(const char *t);
 
 #endif
