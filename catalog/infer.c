@@ -645,8 +645,8 @@ static bool column_says_header(const char *h, const struct colstat *st,
 
 /* Glue's header rule, and ours when every column is string.
  *
- * The first row can be a header only if its cells are unique (ignoring
- * case) and each is text: not a number, boolean or date.  Then:
+ * The first row can be a header only if its non-empty cells are unique
+ * (as written: "a" and "A" become a and a_1) and each is text: not a number, boolean or date.  Then:
  *  (a) Glue's rule: some column's data rows have a type other than string
  *      while its first cell is a name ("temp_max" over doubles);
  *  (b) when every column is string, Glue never finds a header; we do when
@@ -675,7 +675,7 @@ static bool csv_has_header(char **first, size_t *first_len, size_t ncols,
         if (!t || strcmp(t, "string") != 0)
             return false;
         for (size_t k = 0; k < j; k++)
-            if (first_len[k] && strcasecmp(first[j], first[k]) == 0)
+            if (first_len[k] && strcmp(first[j], first[k]) == 0)
                 return false;
     }
     if (nonempty == 0)

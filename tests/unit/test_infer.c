@@ -1,6 +1,614 @@
-/* placeholder until the module lands */
+/* test_infer.c - classification and schema inference (catalog/infer.h).
+ *
+ * Tables of (sample, expected classification, delimiter, header, schema)
+ * for infer_sample; of (value, type) for infer_text_type; of (a, b,
+ * merged) for hive_type_merge.  Then the real files of vega-datasets
+ * (what the integration tests crawl), when installed under
+ * tools/node_modules: set INFER_VERBOSE=1 to print every schema. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "buf.h"
 #include "check.h"
+#include "infer.h"
+
+/* "name:type,name:type" of R's columns into OUT. */
+static void schema_text(const struct infer_result *r, char *out, size_t n)
+{
+    struct buf b;
+    buf_init(&b, 1 << 20);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < r->ncols; i++)
+        rc = buf_printf(&b, "%s%s:%s", i ? "," : "", r->cols[i].name,
+                        r->cols[i].type);
+    snprintf(out, n, "%s", rc == 0 && b.data ? b.data : "");
+    buf_release(&b);
+}
+
+/* ------------------------------------------------------------------ */
+
+struct sample_case {
+    const char *what;
+    const char *in;
+    size_t len;        /* 0: strlen(in) */
+    bool truncated;
+    const char *cls;   /* "csv", "json", "UNKNOWN" */
+    char delim;        /* csv */
+    int header;        /* csv: 0/1; -1 any */
+    const char *want;  /* schema, or for UNKNOWN a part of the reason */
+    long records;      /* -1: any */
+    long sample_bytes; /* -1: any; 0: the whole input */
+    int quoted;        /* csv: 0/1; -1 any */
+};
+
+static const struct sample_case samples[] = {
+    /* ---- rejected first */
+    {"empty", "", 0, false, "UNKNOWN", 0, -1, "empty object", 0, -1, -1},
+    {"nul bytes", "ab\0cd\n", 6, false, "UNKNOWN", 0, -1,
+     "binary data (NUL bytes at offset 2)", 0, -1, -1},
+    {"invalid utf-8", "a,b\n1,\xff\n", 0, false, "UNKNOWN", 0, -1,
+     "binary data (invalid UTF-8 at offset 6)", 0, -1, -1},
+    {"overlong utf-8", "a\n\xc0\xaf\n", 0, false, "UNKNOWN", 0, -1,
+     "invalid UTF-8 at offset 2", 0, -1, -1},
+    {"utf-8 cut by the sample end", "name,n\ncaf\xc3\xa9,1\nx\xc3", 0, true,
+     "csv", ',', 1, "name:string,n:bigint", 1, 15, 0},
+    {"utf-8 cut but not truncated", "a\nb\xc3", 0, false, "UNKNOWN", 0, -1,
+     "invalid UTF-8 at offset 3", 0, -1, -1},
+    {"white space only", " \n\n", 0, false, "UNKNOWN", 0, -1, "no records",
+     0, -1, -1},
+
+    /* ---- CSV: delimiters */
+    {"csv header over numbers", "a,b\n1,x\n2,y\n", 0, false, "csv", ',', 1,
+     "a:bigint,b:string", 2, 0, 0},
+    {"quoted commas and newlines",
+     "id,text\n1,\"hello, world\"\n2,\"line1\nline2\"\n3,plain\n", 0, false,
+     "csv", ',', 1, "id:bigint,text:string", 3, 0, 1},
+    {"doubled quotes", "k,v\n1,\"say \"\"hi\"\"\"\n2,x\n", 0, false, "csv",
+     ',', 1, "k:bigint,v:string", 2, 0, 1},
+    {"crlf", "x,y\r\n1,2.5\r\n3,4\r\n", 0, false, "csv", ',', 1,
+     "x:bigint,y:double", 2, 0, 0},
+    {"bom", "\xef\xbb\xbfName,N\nfoo,1\nbar,2\n", 0, false, "csv", ',', 1,
+     "name:string,n:bigint", 2, 0, 0},
+    {"tsv", "id\trate\n1001\t.097\n1003\t.091\n", 0, false, "csv", '\t', 1,
+     "id:bigint,rate:double", 2, 0, 0},
+    {"tsv with commas in text", "name\tnote\nbob\thello, world\nann\tx\n",
+     0, false, "csv", '\t', 0, "col0:string,col1:string", 3, 0, 0},
+    {"pipe", "a|b|c\n1|2|x\n3|4|y\n", 0, false, "csv", '|', 1,
+     "a:bigint,b:bigint,c:string", 2, 0, 0},
+    {"pipe with commas inside", "a|b|c\n1|2,5|x\n3|4,5|y\n", 0, false, "csv",
+     '|', 1, "a:bigint,b:string,c:string", 2, 0, 0},
+    {"semicolon, decimal commas", "a;b\n1,5;2\n3,5;4\n7,25;8\n", 0, false,
+     "csv", ';', 1, "a:string,b:bigint", 3, 0, 0},
+    {"ctrl-a (hive default)", "1\x01" "a\x01true\n2\x01" "b\x01" "false\n",
+     0, false, "csv", '\x01', 0, "col0:bigint,col1:string,col2:boolean", 2,
+     0, 0},
+
+    /* ---- CSV: headers */
+    {"all text, header (case, categorical)",
+     "city,state,country\nSeattle,WA,USA\nPortland,OR,USA\nBoston,MA,USA\n"
+     "Austin,TX,USA\nDenver,CO,USA\n",
+     0, false, "csv", ',', 1, "city:string,state:string,country:string", 5,
+     0, 0},
+    {"all text, header (codes with digits)",
+     "iata,name\n00M,Thigpen\n00R,Livingston Municipal\n01G,Perry-Warsaw\n", 0,
+     false, "csv", ',', 1, "iata:string,name:string", 3, 0, 0},
+    {"all text, header (long free text)",
+     "user,comment\nann,\"this was a great product, I would buy it again\"\n"
+     "bob,terrible service and the package arrived two weeks late\n",
+     0, false, "csv", ',', 1, "user:string,comment:string", 2, 0, 1},
+    {"all text, no header (names everywhere)",
+     "alice,paris\nbob,london\ncarol,rome\n", 0, false, "csv", ',', 0,
+     "col0:string,col1:string", 3, 0, 0},
+    {"all text, no header (categorical first row repeats)",
+     "rain,Seattle\nsun,Portland\nrain,Boston\nsun,Austin\nrain,Denver\n", 0,
+     false, "csv", ',', 0, "col0:string,col1:string", 5, 0, 0},
+    {"lines of free words", "the quick brown fox\njumps over\nthe lazy dog\n"
+     "and runs away\nfrom the hunter in the woods\n",
+     0, false, "csv", ',', 0, "col0:string", 5, 0, 0},
+    {"free text, first line short", "hello\nthis is a longer line of text\n"
+     "and another one that goes on\n",
+     0, false, "csv", ',', 0, "col0:string", 3, 0, 0},
+    {"single column with header", "value\n1\n2\n3\n", 0, false, "csv", ',', 1,
+     "value:bigint", 3, 0, 0},
+    {"single column, no header", "1\n2\n3\n", 0, false, "csv", ',', 0,
+     "col0:bigint", 3, 0, 0},
+    {"single column of codes", "code\nA1\nB2\nC3\n", 0, false, "csv", ',', 1,
+     "code:string", 3, 0, 0},
+    {"header only", "id,name,created_at\n", 0, false, "csv", ',', 1,
+     "id:string,name:string,created_at:string", 0, 0, 0},
+    {"numeric first row is data", "1,2\n3,4\n", 0, false, "csv", ',', 0,
+     "col0:bigint,col1:bigint", 2, 0, 0},
+    {"empty and duplicate names", ",a,A,b\n1,2,3,4\n5,6,7,8\n", 0, false, "csv",
+     ',', 1, "col0:bigint,a:bigint,a_1:bigint,b:bigint", 2, 0, 0},
+    {"names kept but lower-cased", "Temp Max,Wind (m/s)\n1.5,2\n", 0, false,
+     "csv", ',', 1, "temp max:double,wind (m/s):bigint", 1, 0, 0},
+
+    /* ---- CSV: types */
+    {"leading zeros are text", "zip,n,f\n00501,0,0.5\n01234,7,10.25\n", 0,
+     false, "csv", ',', 1, "zip:string,n:bigint,f:double", 2, 0, 0},
+    {"empty values are no evidence", "a,b,c,d\n1,,x,\n,2.5,,\n3,,,\n", 0,
+     false, "csv", ',', 1, "a:bigint,b:double,c:string,d:string", 3, 0, 0},
+    {"quoted empty is no evidence either", "a,b\n\"\",1\n\"2\",\"\"\n", 0,
+     false, "csv", ',', 1, "a:bigint,b:bigint", 2, 0, 1},
+    {"hive null \\N", "a,b\n1,\\N\n2,3\n", 0, false, "csv", ',', 1,
+     "a:bigint,b:bigint", 2, 0, 0},
+    {"dates and timestamps",
+     "d,t,z\n2015-01-01,2015-01-01 10:00:00,2015-01-01T10:00:00Z\n"
+     "2015/02/28,2015-01-01 10:00,2016-02-29T23:59:59.123+05:30\n",
+     0, false, "csv", ',', 1, "d:date,t:timestamp,z:timestamp", 2, 0, 0},
+    {"slash timestamps (github.csv)",
+     "time,count\n2015/01/01 01:00:00,2\n2015/01/01 04:00:00,3\n", 0, false,
+     "csv", ',', 1, "time:timestamp,count:bigint", 2, 0, 0},
+    {"date and timestamp widen", "when\n2015-01-01\n2015-01-02 03:04:05\n", 0,
+     false, "csv", ',', 1, "when:timestamp", 2, 0, 0},
+    {"invalid dates are text", "d,n\n2015-02-30,1\n2015-13-01,2\n", 0, false,
+     "csv", ',', 1, "d:string,n:bigint", 2, 0, 0},
+    {"booleans any case", "flag,n\nTRUE,1\nfalse,2\nTrue,3\n", 0, false,
+     "csv", ',', 1, "flag:boolean,n:bigint", 3, 0, 0},
+    {"boolean and integer -> string", "flag,n\ntrue,1\n1,2\n", 0, false, "csv",
+     ',', 1, "flag:string,n:bigint", 2, 0, 0},
+    {"integer and double -> double", "x,n\n1,1\n2.5,2\n-3e4,3\n", 0, false,
+     "csv", ',', 1, "x:double,n:bigint", 3, 0, 0},
+    {"integers past int64 are text",
+     "id,n\n12345678901234567890,1\n9223372036854775807,2\n", 0, false, "csv",
+     ',', 1, "id:string,n:bigint", 2, 0, 0},
+
+    /* ---- CSV: shape */
+    {"ragged rows are counted, not typed", "a,b\n1,2\n3,x,5\n6,7\n8,9\n", 0,
+     false, "csv", ',', 1, "a:bigint,b:bigint", 4, 0, 0},
+    {"inconsistent field counts",
+     "a,b\nc,d,e,f\ng\nh,i,j\nk,l,m,n,o,p\nq,r,s,t\nu\nv,w,x,y,z,1,2\n", 0,
+     false, "UNKNOWN", 0, -1, "inconsistent field counts", 0, -1, -1},
+    {"truncated: partial last line dropped", "a,b\n1,2\n3,4\n5,x", 0, true,
+     "csv", ',', 1, "a:bigint,b:bigint", 2, 12, 0},
+    {"truncated inside a quoted field",
+     "a,b\n1,\"x\"\n2,\"multi\nline\"\n3,\"cut\nhere", 0, true, "csv", ',', 1,
+     "a:bigint,b:string", 2, 25, 1},
+    {"truncated, no line end", "abcdef", 0, true, "UNKNOWN", 0, -1,
+     "no complete line", 0, -1, -1},
+    {"log lines starting with [", "[INFO] started,1\n[WARN] slow,2\n", 0,
+     false, "csv", ',', 0, "col0:string,col1:bigint", 2, 0, 0},
+
+    /* ---- JSON */
+    {"json lines, nested",
+     "{\"id\":1,\"user\":{\"name\":\"a\",\"age\":3},\"tags\":[\"x\",\"y\"]}\n"
+     "{\"id\":2,\"user\":{\"name\":\"b\",\"email\":\"e\"},\"tags\":[],"
+     "\"score\":1.5}\n",
+     0, false, "json", 0, -1,
+     "id:bigint,user:struct<name:string,age:bigint,email:string>,"
+     "tags:array<string>,score:double",
+     2, 0, -1},
+    {"json: first-seen order, lower-cased",
+     "{\"b\":1}\n{\"A\":true,\"b\":2}\n{\"B\":3.5}\n", 0, false, "json", 0, -1,
+     "b:double,a:boolean", 3, 0, -1},
+    {"json pretty array",
+     "[\n  {\"A\": 1, \"B\": \"2015-01-01\", \"C\": null},\n"
+     "  {\"A\": 2.5, \"B\": null, \"C\": null}\n]\n",
+     0, false, "json", 0, -1, "a:double,b:date,c:string", 2, 0, -1},
+    {"json: ISO timestamps only",
+     "{\"t\":\"2015-01-01T10:00:00Z\",\"s\":\"2015/01/01\",\"n\":\"12\"}\n",
+     0, false, "json", 0, -1, "t:timestamp,s:string,n:string", 1, 0, -1},
+    {"json: mixed and empty values",
+     "{\"m\":1,\"o\":{},\"e\":[],\"aa\":[[1],[2.5]],\"mix\":[1,\"a\"]}\n"
+     "{\"m\":true}\n",
+     0, false, "json", 0, -1,
+     "m:string,o:string,e:array<string>,aa:array<array<double>>,"
+     "mix:array<string>",
+     2, 0, -1},
+    {"json: struct and scalar -> string",
+     "{\"s\":{\"a\":1}}\n{\"s\":\"x\"}\n", 0, false, "json", 0, -1, "s:string",
+     2, 0, -1},
+    {"json: odd nested names",
+     "{\"p\":{\"Full Name\":\"x\",\"a:b\":1,\"a<b>\":2}}\n", 0, false, "json",
+     0, -1, "p:struct<full_name:string,a_b:bigint,a_b_:bigint>", 1, 0, -1},
+    {"geojson single object",
+     "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\","
+     "\"properties\":{\"name\":\"x\",\"pop\":5},\"geometry\":{\"type\":"
+     "\"Point\",\"coordinates\":[1.5,2]}},{\"type\":\"Feature\","
+     "\"properties\":{\"name\":\"y\",\"pop\":null,\"area\":1.5},"
+     "\"geometry\":{\"type\":\"Point\",\"coordinates\":[3,4]}}]}",
+     0, false, "json", 0, -1,
+     "type:string,features:array<struct<type:string,properties:struct<"
+     "name:string,pop:bigint,area:double>,geometry:struct<type:string,"
+     "coordinates:array<double>>>>",
+     1, 0, -1},
+    {"json array of numbers", "[1,2,3]", 0, false, "UNKNOWN", 0, -1,
+     "JSON that is not records", 0, -1, -1},
+    {"json array of arrays", "[[1,2],[3,4]]\n", 0, false, "UNKNOWN", 0, -1,
+     "JSON that is not records", 0, -1, -1},
+    {"json lines of scalars", "{\"a\":1}\n5\n", 0, false, "UNKNOWN", 0, -1,
+     "JSON that is not records", 0, -1, -1},
+    {"empty json array", "[]\n", 0, false, "UNKNOWN", 0, -1,
+     "JSON with no records", 0, -1, -1},
+    {"malformed json", "{\"a\":1}\n{\"a\":2}\n{\"a\": }\n", 0, false,
+     "UNKNOWN", 0, -1, "json: line 3", 0, -1, -1},
+    {"not json at all", "{oops\n", 0, false, "UNKNOWN", 0, -1, "json: ", 0,
+     -1, -1},
+    {"truncated json array", "[{\"a\":1},\n{\"a\":2},\n{\"a\":", 0, true,
+     "json", 0, -1, "a:bigint", 2, 17, -1},
+    {"truncated json lines", "{\"a\":1}\n{\"a\":2}\n{\"a\":3,\"b\":\"x", 0,
+     true, "json", 0, -1, "a:bigint", 2, 15, -1},
+    {"truncated single object",
+     "{\"type\":\"x\",\"features\":[{\"a\":1},{\"a\":2.5},{\"a\"", 0, true,
+     "json", 0, -1, "type:string,features:array<struct<a:double>>", 1, -1,
+     -1},
+    {"truncated inside a string",
+     "[{\"a\":\"x]}\"},{\"a\":\"y,\\\"z", 0, true, "json", 0, -1, "a:string", 1,
+     12, -1},
+};
+
+static void test_samples(void)
+{
+    for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
+        const struct sample_case *c = &samples[i];
+        size_t n = c->len ? c->len : strlen(c->in);
+        struct infer_result r;
+        int rc = infer_sample(c->in, n, c->truncated, &r);
+        CHECK(rc == 0, "%s: rc %d", c->what, rc);
+        CHECK(strcmp(r.fmt.classification, c->cls) == 0,
+              "%s: classified '%s' (%s), want '%s'", c->what,
+              r.fmt.classification, r.reason, c->cls);
+        if (strcmp(c->cls, "UNKNOWN") == 0) {
+            CHECK(strstr(r.reason, c->want) != NULL,
+                  "%s: reason '%s', want '%s' in it", c->what, r.reason,
+                  c->want);
+            CHECK(r.ncols == 0, "%s: %zu columns", c->what, r.ncols);
+            infer_result_release(&r);
+            continue;
+        }
+        char got[4096];
+        schema_text(&r, got, sizeof(got));
+        if (c->want)
+            CHECK(strcmp(got, c->want) == 0, "%s: schema '%s', want '%s'",
+                  c->what, got, c->want);
+        if (strcmp(c->cls, "csv") == 0) {
+            CHECK(r.fmt.delimiter == c->delim, "%s: delimiter 0x%02x",
+                  c->what, (unsigned)(unsigned char)r.fmt.delimiter);
+            if (c->header >= 0)
+                CHECK(r.fmt.header == (c->header == 1), "%s: header %d",
+                      c->what, r.fmt.header);
+            if (c->quoted >= 0)
+                CHECK(r.fmt.quoted == (c->quoted == 1), "%s: quoted %d",
+                      c->what, r.fmt.quoted);
+        }
+        if (c->records >= 0)
+            CHECK(r.records == (uint64_t)c->records, "%s: records %llu",
+                  c->what, (unsigned long long)r.records);
+        if (c->sample_bytes >= 0) {
+            uint64_t want = c->sample_bytes ? (uint64_t)c->sample_bytes : n;
+            CHECK(r.sample_bytes == want, "%s: sample_bytes %llu, want %llu",
+                  c->what, (unsigned long long)r.sample_bytes,
+                  (unsigned long long)want);
+        }
+        CHECK(strcmp(r.fmt.compression, "none") == 0, "%s: compression %s",
+              c->what, r.fmt.compression);
+        infer_result_release(&r);
+        CHECK(r.cols == NULL && r.ncols == 0, "%s: released", c->what);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+
+static const struct {
+    const char *in;
+    const char *type; /* NULL: no evidence */
+} text_types[] = {
+    {"", NULL},
+    {"\\N", NULL},
+    {"0", "bigint"},
+    {"-0", "bigint"},
+    {"42", "bigint"},
+    {"-17", "bigint"},
+    {"+5", "bigint"},
+    {"007", "string"},
+    {"01234", "string"},
+    {"00", "string"},
+    {"0.5", "double"},
+    {".097", "double"},
+    {"5.", "double"},
+    {"-1.5e-3", "double"},
+    {"1E10", "double"},
+    {"01.5", "string"},
+    {"1e", "string"},
+    {"1e999", "string"},
+    {"NaN", "string"},
+    {"inf", "string"},
+    {"Infinity", "string"},
+    {"1,234", "string"},
+    {"$5", "string"},
+    {"9223372036854775807", "bigint"},
+    {"-9223372036854775808", "bigint"},
+    {"9223372036854775808", "string"},
+    {"true", "boolean"},
+    {"FALSE", "boolean"},
+    {"True", "boolean"},
+    {"yes", "string"},
+    {"2015-01-01", "date"},
+    {"2015/01/01", "date"},
+    {"2016-02-29", "date"},
+    {"2015-02-29", "string"},
+    {"2015-1-1", "string"},
+    {"2015-01-01 10:00", "timestamp"},
+    {"2015-01-01 10:00:00", "timestamp"},
+    {"2015-01-01 10:00:00.123", "timestamp"},
+    {"2015-01-01T10:00:00", "timestamp"},
+    {"2015-01-01T10:00:00Z", "timestamp"},
+    {"2015-01-01T10:00:00+05:30", "timestamp"},
+    {"2015-01-01T10:00:00-0800", "timestamp"},
+    {"2015/01/01 01:00:00", "timestamp"},
+    {"2015/01/01T01:00:00", "string"},
+    {"2015-01-01 25:00:00", "string"},
+    {"2015-01-01 10:00:00 UTC", "string"},
+    {"Jan 12 1998", "string"},
+    {"hello", "string"},
+    {" 12", "string"},
+};
+
+static void test_text_types(void)
+{
+    for (size_t i = 0; i < sizeof(text_types) / sizeof(text_types[0]); i++) {
+        const char *got = infer_text_type(text_types[i].in,
+                                          strlen(text_types[i].in));
+        const char *want = text_types[i].type;
+        CHECK((!got && !want) || (got && want && strcmp(got, want) == 0),
+              "infer_text_type('%s') = %s, want %s", text_types[i].in,
+              got ? got : "NULL", want ? want : "NULL");
+    }
+}
+
+/* ------------------------------------------------------------------ */
+
+static const struct {
+    const char *a, *b, *want;
+} merges[] = {
+    {"bigint", "bigint", "bigint"},
+    {"bigint", "double", "double"},
+    {"double", "bigint", "double"},
+    {"int", "bigint", "bigint"},
+    {"tinyint", "smallint", "smallint"},
+    {"int", "float", "float"},
+    {"bigint", "float", "double"},
+    {"float", "double", "double"},
+    {"bigint", "boolean", "string"},
+    {"boolean", "double", "string"},
+    {"boolean", "boolean", "boolean"},
+    {"date", "timestamp", "timestamp"},
+    {"timestamp", "date", "timestamp"},
+    {"date", "bigint", "string"},
+    {"string", "bigint", "string"},
+    {"decimal(10,2)", "decimal(12,4)", "decimal(12,4)"},
+    {"decimal(5,2)", "int", "decimal(12,2)"},
+    {"decimal(5,2)", "double", "double"},
+    {"varchar(10)", "varchar(10)", "varchar(10)"},
+    {"varchar(10)", "string", "string"},
+    {NULL, "bigint", "bigint"},
+    {"double", NULL, "double"},
+    {"void", "date", "date"},
+    {"array<void>", "array<int>", "array<int>"},
+    {"array<bigint>", "array<double>", "array<double>"},
+    {"array<bigint>", "bigint", "string"},
+    {"struct<a:bigint>", "struct<b:string>", "struct<a:bigint,b:string>"},
+    {"struct<a:bigint,b:string>", "struct<b:string,a:double>",
+     "struct<a:double,b:string>"},
+    {"struct<a:struct<x:int>>", "struct<a:struct<y:date>,c:boolean>",
+     "struct<a:struct<x:int,y:date>,c:boolean>"},
+    {"struct<a:int>", "string", "string"},
+    {"struct<a:int>", "array<int>", "string"},
+    {"STRUCT< A : INT , B : ARRAY< STRING > >", "struct<a:bigint>",
+     "struct<a:bigint,b:array<string>>"},
+    {"struct<`a b`:int>", "struct<`a b`:double>", "struct<`a b`:double>"},
+    {"map<string,int>", "map<string,bigint>", "map<string,bigint>"},
+    {"array<struct<a:int,b:array<struct<c:int>>>>",
+     "array<struct<b:array<struct<d:string>>>>",
+     "array<struct<a:int,b:array<struct<c:int,d:string>>>>"},
+    {"uniontype<int,string>", "uniontype<int,string>",
+     "uniontype<int,string>"},
+    {"uniontype<int,string>", "int", "string"},
+    {"struct<a:int", "struct<a:int", "struct<a:int"},
+};
+
+static void test_merges(void)
+{
+    for (size_t i = 0; i < sizeof(merges) / sizeof(merges[0]); i++) {
+        char *got = hive_type_merge(merges[i].a, merges[i].b);
+        CHECK(got && strcmp(got, merges[i].want) == 0,
+              "hive_type_merge(%s, %s) = %s, want %s",
+              merges[i].a ? merges[i].a : "NULL",
+              merges[i].b ? merges[i].b : "NULL", got ? got : "NULL",
+              merges[i].want);
+        free(got);
+    }
+    CHECK(hive_type_merge(NULL, NULL) == NULL, "merge of two NULLs");
+
+    static const struct {
+        const char *in, *want;
+    } norm[] = {
+        {"void", "string"},
+        {"struct<>", "string"},
+        {"Array< Struct<X:Int> >", "array<struct<x:int>>"},
+        {"decimal( 10, 2 )", "decimal(10,2)"},
+        {"struct<`a:b`:int>", "struct<`a:b`:int>"},
+    };
+    for (size_t i = 0; i < sizeof(norm) / sizeof(norm[0]); i++) {
+        char *got = hive_type_normalize(norm[i].in);
+        CHECK(got && strcmp(got, norm[i].want) == 0,
+              "hive_type_normalize(%s) = %s, want %s", norm[i].in,
+              got ? got : "NULL", norm[i].want);
+        free(got);
+    }
+}
+
+static void test_schema_merge(void)
+{
+    struct column a[] = {{(char *)"id", (char *)"bigint"},
+                         {(char *)"v", (char *)"bigint"}};
+    struct column b[] = {{(char *)"V", (char *)"double"},
+                         {(char *)"when", (char *)"date"},
+                         {(char *)"id", (char *)"bigint"}};
+    struct column *cols = NULL;
+    size_t n = 0;
+    CHECK(schema_merge(&cols, &n, a, 2) == 0, "schema_merge a");
+    CHECK(schema_merge(&cols, &n, b, 3) == 0, "schema_merge b");
+    CHECK(n == 3, "schema_merge: %zu columns", n);
+    if (n == 3) {
+        CHECK_STR(cols[0].name, "id");
+        CHECK_STR(cols[0].type, "bigint");
+        CHECK_STR(cols[1].name, "v");
+        CHECK_STR(cols[1].type, "double");
+        CHECK_STR(cols[2].name, "when");
+        CHECK_STR(cols[2].type, "date");
+    }
+    columns_free(cols, n);
+    columns_free(NULL, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Real files: vega-datasets, as the crawler sees them (first 1 MiB). */
+
+#define SAMPLE_MAX (1u << 20)
+
+static const struct {
+    const char *file;
+    const char *cls;
+    char delim;
+    int header;
+    const char *want; /* NULL: any */
+} real_files[] = {
+    {"seattle-weather.csv", "csv", ',', 1,
+     "date:date,precipitation:double,temp_max:double,temp_min:double,"
+     "wind:double,weather:string"},
+    {"zipcodes.csv", "csv", ',', 1,
+     "zip_code:string,latitude:double,longitude:double,city:string,"
+     "state:string,county:string"},
+    {"airports.csv", "csv", ',', 1,
+     "iata:string,name:string,city:string,state:string,country:string,"
+     "latitude:double,longitude:double"},
+    {"github.csv", "csv", ',', 1, "time:timestamp,count:bigint"},
+    {"unemployment.tsv", "csv", '\t', 1, "id:bigint,rate:double"},
+    {"cars.json", "json", 0, -1,
+     "name:string,miles_per_gallon:double,cylinders:bigint,"
+     "displacement:double,horsepower:bigint,weight_in_lbs:bigint,"
+     "acceleration:double,year:date,origin:string"},
+    {"movies.json", "json", 0, -1, NULL},
+    {"stocks.csv", "csv", ',', 1, "symbol:string,date:string,price:double"},
+    {"lookup_people.csv", "csv", ',', 1,
+     "name:string,age:bigint,height:bigint"},
+    {"lookup_groups.csv", "csv", ',', 1, "group:bigint,person:string"},
+    {"flights-airport.csv", "csv", ',', 1,
+     "origin:string,destination:string,count:bigint"},
+    {"la-riots.csv", "csv", ',', 1, NULL},
+    {"birdstrikes.csv", "csv", ',', 1, NULL},
+    {"species.csv", "csv", ',', 1, NULL},
+    {"sp500.csv", "csv", ',', 1, "date:string,price:double"},
+    {"weather.csv", "csv", ',', 1, NULL},
+    {"seattle-weather-hourly-normals.csv", "csv", ',', 1,
+     "date:timestamp,pressure:double,temperature:double,wind:double"},
+    {"iowa-electricity.csv", "csv", ',', 1,
+     "year:date,source:string,net_generation:bigint"},
+    {"earthquakes.json", "json", 0, -1, NULL},
+    {"us-10m.json", "json", 0, -1, NULL},
+    {"flights-200k.json", "json", 0, -1, NULL},
+    {"7zip.png", "UNKNOWN", 0, -1, NULL},
+    {"flights-3m.parquet", "UNKNOWN", 0, -1, NULL},
+};
+
+static const char *samples_dir(void)
+{
+    static const char *const dirs[] = {
+        "tools/node_modules/vega-datasets/data",
+        "../tools/node_modules/vega-datasets/data",
+        "/tmp/npmtry/node_modules/vega-datasets/data",
+    };
+    const char *e = getenv("GLUEFS_SAMPLES_DIR");
+    struct stat sb;
+    if (e && stat(e, &sb) == 0)
+        return e;
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+        if (stat(dirs[i], &sb) == 0)
+            return dirs[i];
+    return NULL;
+}
+
+static int infer_file(const char *path, struct infer_result *r, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -errno;
+    char *buf = malloc(SAMPLE_MAX);
+    if (!buf) {
+        fclose(f);
+        return -ENOMEM;
+    }
+    size_t n = fread(buf, 1, SAMPLE_MAX, f);
+    int more = fgetc(f) != EOF;
+    struct stat sb;
+    *size = fstat(fileno(f), &sb) == 0 ? (size_t)sb.st_size : n;
+    fclose(f);
+    int rc = infer_sample(buf, n, more, r);
+    free(buf);
+    return rc;
+}
+
+static void test_real_files(void)
+{
+    const char *dir = samples_dir();
+    if (!dir) {
+        printf("vega-datasets not installed: real files skipped\n");
+        return;
+    }
+    bool verbose = getenv("INFER_VERBOSE") != NULL;
+    for (size_t i = 0; i < sizeof(real_files) / sizeof(real_files[0]); i++) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", dir, real_files[i].file);
+        struct infer_result r;
+        size_t size = 0;
+        int rc = infer_file(path, &r, &size);
+        CHECK(rc == 0, "%s: rc %d", real_files[i].file, rc);
+        if (rc)
+            continue;
+        char got[1 << 16];
+        schema_text(&r, got, sizeof(got));
+        if (verbose)
+            printf("%s: %s delim=0x%02x header=%d quoted=%d records=%llu "
+                   "sample_bytes=%llu size=%zu %s\n  %s\n",
+                   real_files[i].file, r.fmt.classification,
+                   (unsigned)(unsigned char)r.fmt.delimiter, r.fmt.header,
+                   r.fmt.quoted, (unsigned long long)r.records,
+                   (unsigned long long)r.sample_bytes, size, r.reason, got);
+        CHECK(strcmp(r.fmt.classification, real_files[i].cls) == 0,
+              "%s: classified %s (%s)", real_files[i].file,
+              r.fmt.classification, r.reason);
+        if (strcmp(real_files[i].cls, "csv") == 0) {
+            CHECK(r.fmt.delimiter == real_files[i].delim, "%s: delimiter",
+                  real_files[i].file);
+            CHECK(r.fmt.header == (real_files[i].header == 1), "%s: header",
+                  real_files[i].file);
+        }
+        if (real_files[i].want)
+            CHECK(strcmp(got, real_files[i].want) == 0,
+                  "%s: schema '%s', want '%s'", real_files[i].file, got,
+                  real_files[i].want);
+        if (strcmp(r.fmt.classification, "UNKNOWN") != 0) {
+            CHECK(r.records > 0 && r.sample_bytes > 0 &&
+                      r.sample_bytes <= SAMPLE_MAX,
+                  "%s: records %llu in %llu bytes", real_files[i].file,
+                  (unsigned long long)r.records,
+                  (unsigned long long)r.sample_bytes);
+        }
+        infer_result_release(&r);
+    }
+}
+
 int main(void)
 {
+    test_text_types();
+    test_merges();
+    test_schema_merge();
+    test_samples();
+    test_real_files();
     return check_done();
 }
