@@ -1,2 +1,2607 @@
-/* placeholder until the module lands */
-typedef int gluefs_placeholder_crawler_t;
+/* crawler.c - crawlers and their runs; see crawler.h
+ *
+ * A crawler is a spec (targets, database, exclude, interval) kept in the
+ * state store with its last run.  One scheduler thread starts runs: at
+ * mount (crawl=auto), when writes under a target have settled, every
+ * `interval` seconds, and when asked (ctl "run", a new spec).  Each run is
+ * a detached thread:
+ *   1. list every target recursively (LIST requests only);
+ *   2. skip excluded keys, folder markers and hidden names (_SUCCESS,
+ *      _x, .x: Hive and Glue ignore them);
+ *   3. group objects into tables: the first folder under the target is the
+ *      table, k=v folders below it are partitions;
+ *   4. sample new or changed objects (ETag + size differ from the last
+ *      run, remembered in crawl_objects) in a few worker threads, and
+ *      classify each sample (infer_sample, Parquet by its footer);
+ *   5. merge schemas per table (the majority classification wins; other
+ *      objects are logged and left out), write tables and partitions, and
+ *      deprecate this crawler's tables whose folder vanished.
+ * The crawler's mutable state lives under crawl_lock; crawl_cond is
+ * broadcast on every state change (crawler_wait sleeps on it). */
+#include "crawler.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "catalog.h"
+#include "config.h"
+#include "glob.h"
+#include "gluefs.h"
+#include "infer.h"
+#include "instream.h"
+#include "log.h"
+#include "state.h"
+#include "stats.h"
+#include "store.h"
+
+#define CRAWL_LOG_MAX (1u << 20)         /* a run's log, bytes */
+#define CRAWL_SAMPLE_DEFAULT (1u << 20)  /* sample_bytes when unset */
+#define CRAWL_DECODED_MAX (10u << 20)    /* decompressed sample cap */
+#define CRAWL_WORKERS 4                  /* parallel sample fetches */
+#define CRAWL_OBJECTS_MAX 2000000        /* objects per run */
+#define CRAWL_NAME_MAX 128
+#define CRAWL_SPEC_MAX (64u << 10)
+#define PARQUET_FOOTER_MAX (16u << 20)
+
+enum crawl_state { CS_READY, CS_RUNNING, CS_STOPPING };
+static const char *const state_names[] = {"READY", "RUNNING", "STOPPING"};
+
+struct crawl_spec {
+    char **targets; /* "s3://bucket/prefix/" (prefix "" or ending in '/') */
+    size_t ntargets;
+    char *database; /* NULL: one database per bucket, named after it */
+    char **excludes;
+    size_t nexcludes;
+    unsigned interval; /* seconds, 0: none */
+};
+
+struct crawler {
+    char *name;
+    char *spec_text; /* as written; NULL: never written */
+    struct crawl_spec sp;
+    enum crawl_state state;
+    char last_run[16]; /* "" (none), SUCCEEDED, FAILED, CANCELLED */
+    int64_t started;   /* wall clock, seconds */
+    int64_t elapsed;   /* seconds */
+    uint64_t objects_scanned, bytes_read;
+    uint64_t tables_created, tables_updated, tables_deleted;
+    char error[512];
+    struct buf log;
+    bool pending;          /* a run was asked for */
+    int64_t settle_due;    /* monotonic ms; 0: none */
+    int64_t interval_due;  /* monotonic ms; 0: none */
+    int cancel;            /* atomic: stop the run */
+};
+
+static pthread_mutex_t crawl_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t crawl_cond;
+static struct crawler **crawlers; /* sorted by name */
+static size_t ncrawlers;
+static struct gluefs *G;
+static bool crawl_running;  /* scheduler started */
+static bool crawl_shutdown; /* crawlers_shutdown() called */
+static unsigned runs_active;
+static pthread_t sched_thread;
+
+/* ---- small helpers ---- */
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void iso_time(int64_t secs, char *out, size_t n)
+{
+    time_t tt = (time_t)secs;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void strv_free(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static int strv_push(char ***v, size_t *n, const char *s, size_t len)
+{
+    char **nv = realloc(*v, (*n + 1) * sizeof *nv);
+    if (!nv)
+        return -ENOMEM;
+    *v = nv;
+    nv[*n] = strndup(s, len);
+    if (!nv[*n])
+        return -ENOMEM;
+    (*n)++;
+    return 0;
+}
+
+static void spec_release(struct crawl_spec *sp)
+{
+    strv_free(sp->targets, sp->ntargets);
+    strv_free(sp->excludes, sp->nexcludes);
+    free(sp->database);
+    memset(sp, 0, sizeof *sp);
+}
+
+static int spec_copy(struct crawl_spec *dst, const struct crawl_spec *src)
+{
+    memset(dst, 0, sizeof *dst);
+    for (size_t i = 0; i < src->ntargets; i++)
+        if (strv_push(&dst->targets, &dst->ntargets, src->targets[i],
+                      strlen(src->targets[i])))
+            goto oom;
+    for (size_t i = 0; i < src->nexcludes; i++)
+        if (strv_push(&dst->excludes, &dst->nexcludes, src->excludes[i],
+                      strlen(src->excludes[i])))
+            goto oom;
+    if (src->database && !(dst->database = strdup(src->database)))
+        goto oom;
+    dst->interval = src->interval;
+    return 0;
+oom:
+    spec_release(dst);
+    return -ENOMEM;
+}
+
+static bool is_default(const struct crawler *c)
+{
+    return !strcmp(c->name, "default");
+}
+
+/* Split "s3://bucket/prefix" into BUCKET and PREFIX ("" or ending '/'). */
+static int split_url(const char *url, char *bucket, size_t bn, char *prefix,
+                     size_t pn)
+{
+    if (strncmp(url, "s3://", 5))
+        return -EINVAL;
+    const char *b = url + 5, *slash = strchr(b, '/');
+    size_t blen = slash ? (size_t)(slash - b) : strlen(b);
+    if (!blen || blen >= bn)
+        return -EINVAL;
+    memcpy(bucket, b, blen);
+    bucket[blen] = '\0';
+    const char *p = slash ? slash + 1 : "";
+    int w = snprintf(prefix, pn, "%s", p);
+    if (w < 0 || (size_t)w >= pn)
+        return -ENAMETOOLONG;
+    return 0;
+}
+
+/* ---- spec parsing ---- */
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t' || *s == '\r')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+        s[--n] = '\0';
+    return s;
+}
+
+/* Append the comma-separated items of VALUE to *V. */
+static int add_list(char ***v, size_t *n, const char *value)
+{
+    const char *p = value;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        while (len && (*p == ' ' || *p == '\t')) {
+            p++;
+            len--;
+        }
+        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        if (len && strv_push(v, n, p, len))
+            return -ENOMEM;
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    return 0;
+}
+
+/* Normalise target *T in place: "s3://bucket/prefix/".  Returns 0 or
+ * -EINVAL. */
+static int normalize_target(char **t)
+{
+    char bucket[256], prefix[1024];
+    if (split_url(*t, bucket, sizeof bucket, prefix, sizeof prefix))
+        return -EINVAL;
+    if (strchr(bucket, '*') || strchr(bucket, '?'))
+        return -EINVAL;
+    size_t pl = strlen(prefix);
+    char buf[1400];
+    int w = snprintf(buf, sizeof buf, "s3://%s/%s%s", bucket, prefix,
+                     pl && prefix[pl - 1] != '/' ? "/" : "");
+    if (w < 0 || (size_t)w >= sizeof buf)
+        return -EINVAL;
+    char *n = strdup(buf);
+    if (!n)
+        return -ENOMEM;
+    free(*t);
+    *t = n;
+    return 0;
+}
+
+/* Parse a spec (DESIGN.md 4).  On -EINVAL, ERR says which line and why. */
+static int spec_parse(const char *text, size_t len, bool allow_no_targets,
+                      struct crawl_spec *sp, char *err, size_t errlen)
+{
+    memset(sp, 0, sizeof *sp);
+    err[0] = '\0';
+    if (len > CRAWL_SPEC_MAX) {
+        snprintf(err, errlen, "spec: longer than %u bytes", CRAWL_SPEC_MAX);
+        return -EINVAL;
+    }
+    char *copy = strndup(text, len);
+    if (!copy)
+        return -ENOMEM;
+    int rc = 0, lineno = 0;
+    bool seen[4] = {false, false, false, false};
+    static const char *const keys[] = {"targets", "database", "exclude",
+                                       "interval"};
+    int last_key = -1;
+    char *save = copy;
+    while (save && !rc) {
+        char *line = save, *nl = strchr(save, '\n');
+        if (nl) {
+            *nl = '\0';
+            save = nl + 1;
+        } else {
+            save = NULL;
+        }
+        lineno++;
+        /* '#' at the start or after a blank starts a comment. */
+        for (char *h = line; *h; h++)
+            if (*h == '#' && (h == line || h[-1] == ' ' || h[-1] == '\t')) {
+                *h = '\0';
+                break;
+            }
+        bool cont = line[0] == ' ' || line[0] == '\t';
+        char *s = trim(line);
+        if (!*s)
+            continue;
+        if (cont && last_key >= 0 && !strchr(s, '=')) {
+            /* A continuation line adds to a list. */
+            if (last_key == 0)
+                rc = add_list(&sp->targets, &sp->ntargets, s);
+            else if (last_key == 2)
+                rc = add_list(&sp->excludes, &sp->nexcludes, s);
+            else {
+                snprintf(err, errlen,
+                         "spec line %d: '%s' only takes one value", lineno,
+                         keys[last_key]);
+                rc = -EINVAL;
+            }
+            continue;
+        }
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            snprintf(err, errlen, "spec line %d: expected 'key = value'",
+                     lineno);
+            rc = -EINVAL;
+            break;
+        }
+        *eq = '\0';
+        char *key = trim(s), *val = trim(eq + 1);
+        int k = -1;
+        for (int i = 0; i < 4; i++)
+            if (!strcmp(key, keys[i]))
+                k = i;
+        if (k < 0) {
+            snprintf(err, errlen, "spec line %d: unknown key '%.64s'", lineno,
+                     key);
+            rc = -EINVAL;
+            break;
+        }
+        if (seen[k]) {
+            snprintf(err, errlen, "spec line %d: '%s' given twice", lineno,
+                     keys[k]);
+            rc = -EINVAL;
+            break;
+        }
+        seen[k] = true;
+        last_key = k;
+        if (k == 0) {
+            rc = add_list(&sp->targets, &sp->ntargets, val);
+        } else if (k == 1) {
+            if (*val) {
+                char name[256];
+                catalog_sanitize_name(val, name, sizeof name);
+                if (!(sp->database = strdup(name)))
+                    rc = -ENOMEM;
+            }
+        } else if (k == 2) {
+            rc = add_list(&sp->excludes, &sp->nexcludes, val);
+        } else if (*val) {
+            char *end;
+            errno = 0;
+            long v = strtol(val, &end, 10);
+            if (errno || *end || v < 0 || v > 365L * 86400) {
+                snprintf(err, errlen,
+                         "spec line %d: interval '%.64s' is not a number of "
+                         "seconds",
+                         lineno, val);
+                rc = -EINVAL;
+                break;
+            }
+            sp->interval = (unsigned)v;
+        }
+        if (!rc && k == 0) {
+            for (size_t i = 0; i < sp->ntargets && !rc; i++)
+                if (normalize_target(&sp->targets[i])) {
+                    snprintf(err, errlen,
+                             "spec line %d: target '%.200s' is not an "
+                             "s3://bucket/prefix/ URL",
+                             lineno, sp->targets[i]);
+                    rc = -EINVAL;
+                }
+        }
+    }
+    /* Continuation targets are normalised too. */
+    for (size_t i = 0; i < sp->ntargets && !rc; i++)
+        if (strncmp(sp->targets[i], "s3://", 5) ||
+            normalize_target(&sp->targets[i])) {
+            snprintf(err, errlen,
+                     "spec: target '%.200s' is not an s3://bucket/prefix/ URL",
+                     sp->targets[i]);
+            rc = -EINVAL;
+        }
+    if (!rc && !sp->ntargets && !allow_no_targets) {
+        snprintf(err, errlen,
+                 "spec: missing key 'targets' (targets = s3://bucket/prefix/)");
+        rc = -EINVAL;
+    }
+    free(copy);
+    if (rc)
+        spec_release(sp);
+    return rc;
+}
+
+/* ---- persistence ---- */
+
+static const char crawl_schema[] =
+    "CREATE TABLE IF NOT EXISTS crawlers ("
+    " name TEXT PRIMARY KEY, spec TEXT, targets TEXT, database TEXT,"
+    " excludes TEXT, interval INTEGER NOT NULL DEFAULT 0,"
+    " state TEXT NOT NULL DEFAULT 'READY', last_run TEXT NOT NULL DEFAULT '',"
+    " started INTEGER NOT NULL DEFAULT 0, elapsed INTEGER NOT NULL DEFAULT 0,"
+    " objects_scanned INTEGER NOT NULL DEFAULT 0,"
+    " bytes_read INTEGER NOT NULL DEFAULT 0,"
+    " tables_created INTEGER NOT NULL DEFAULT 0,"
+    " tables_updated INTEGER NOT NULL DEFAULT 0,"
+    " tables_deleted INTEGER NOT NULL DEFAULT 0,"
+    " error TEXT NOT NULL DEFAULT '');"
+    "CREATE TABLE IF NOT EXISTS crawl_objects ("
+    " crawler TEXT NOT NULL, bucket TEXT NOT NULL, key TEXT NOT NULL,"
+    " etag TEXT NOT NULL, size INTEGER NOT NULL, tbl TEXT,"
+    " classification TEXT NOT NULL, compression TEXT NOT NULL,"
+    " delimiter INTEGER NOT NULL, header INTEGER NOT NULL,"
+    " quoted INTEGER NOT NULL, records INTEGER NOT NULL,"
+    " schema TEXT NOT NULL,"
+    " PRIMARY KEY (crawler, bucket, key));";
+
+static sqlite3_stmt *cr_prepare(const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(G->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        log_err("crawlers: cannot prepare statement: %s",
+                sqlite3_errmsg(G->db));
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    return st;
+}
+
+static void bind_str(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static char *join(char **v, size_t n)
+{
+    struct buf b;
+    buf_init(&b, 1 << 20);
+    for (size_t i = 0; i < n; i++)
+        if (buf_printf(&b, "%s%s", i ? ", " : "", v[i])) {
+            buf_release(&b);
+            return NULL;
+        }
+    return buf_detach(&b);
+}
+
+/* Save crawler C (caller holds crawl_lock). */
+static int crawler_save(const struct crawler *c)
+{
+    sqlite3_stmt *st = cr_prepare(
+        "INSERT OR REPLACE INTO crawlers (name, spec, targets, database,"
+        " excludes, interval, state, last_run, started, elapsed,"
+        " objects_scanned, bytes_read, tables_created, tables_updated,"
+        " tables_deleted, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+        " ?10, ?11, ?12, ?13, ?14, ?15, ?16)");
+    if (!st)
+        return -EIO;
+    char *targets = join(c->sp.targets, c->sp.ntargets);
+    char *excludes = join(c->sp.excludes, c->sp.nexcludes);
+    bind_str(st, 1, c->name);
+    bind_str(st, 2, c->spec_text);
+    bind_str(st, 3, targets);
+    bind_str(st, 4, c->sp.database);
+    bind_str(st, 5, excludes);
+    sqlite3_bind_int64(st, 6, c->sp.interval);
+    bind_str(st, 7, state_names[c->state]);
+    bind_str(st, 8, c->last_run);
+    sqlite3_bind_int64(st, 9, c->started);
+    sqlite3_bind_int64(st, 10, c->elapsed);
+    sqlite3_bind_int64(st, 11, (sqlite3_int64)c->objects_scanned);
+    sqlite3_bind_int64(st, 12, (sqlite3_int64)c->bytes_read);
+    sqlite3_bind_int64(st, 13, (sqlite3_int64)c->tables_created);
+    sqlite3_bind_int64(st, 14, (sqlite3_int64)c->tables_updated);
+    sqlite3_bind_int64(st, 15, (sqlite3_int64)c->tables_deleted);
+    bind_str(st, 16, c->error);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
+    if (rc)
+        log_err("crawler '%s': cannot save: %s", c->name,
+                sqlite3_errmsg(G->db));
+    sqlite3_finalize(st);
+    free(targets);
+    free(excludes);
+    return rc;
+}
+
+static struct crawler *crawler_new(const char *name)
+{
+    struct crawler *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->name = strdup(name);
+    if (!c->name) {
+        free(c);
+        return NULL;
+    }
+    buf_init(&c->log, CRAWL_LOG_MAX);
+    return c;
+}
+
+static void crawler_free(struct crawler *c)
+{
+    if (!c)
+        return;
+    free(c->name);
+    free(c->spec_text);
+    spec_release(&c->sp);
+    buf_release(&c->log);
+    free(c);
+}
+
+/* Find NAME (caller holds crawl_lock); *POS is where it is or would go. */
+static struct crawler *crawler_find(const char *name, size_t *pos)
+{
+    size_t lo = 0, hi = ncrawlers;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int cmp = strcmp(crawlers[mid]->name, name);
+        if (!cmp) {
+            if (pos)
+                *pos = mid;
+            return crawlers[mid];
+        }
+        if (cmp < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (pos)
+        *pos = lo;
+    return NULL;
+}
+
+static int crawler_insert(struct crawler *c)
+{
+    size_t pos;
+    if (crawler_find(c->name, &pos))
+        return -EEXIST;
+    struct crawler **n = realloc(crawlers, (ncrawlers + 1) * sizeof *n);
+    if (!n)
+        return -ENOMEM;
+    crawlers = n;
+    memmove(crawlers + pos + 1, crawlers + pos,
+            (ncrawlers - pos) * sizeof *crawlers);
+    crawlers[pos] = c;
+    ncrawlers++;
+    return 0;
+}
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *s = sqlite3_column_text(st, i);
+    return s ? (const char *)s : "";
+}
+
+static int crawlers_load(void)
+{
+    sqlite3_stmt *st = cr_prepare(
+        "SELECT name, spec, state, last_run, started, elapsed,"
+        " objects_scanned, bytes_read, tables_created, tables_updated,"
+        " tables_deleted, error FROM crawlers ORDER BY name");
+    if (!st)
+        return -EIO;
+    int rc = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        struct crawler *c = crawler_new(col_text(st, 0));
+        if (!c) {
+            rc = -ENOMEM;
+            break;
+        }
+        if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
+            const char *spec = col_text(st, 1);
+            char err[256];
+            c->spec_text = strdup(spec);
+            if (spec_parse(spec, strlen(spec), true, &c->sp, err, sizeof err))
+                log_warn("crawler '%s': stored spec: %s", c->name, err);
+        }
+        snprintf(c->last_run, sizeof c->last_run, "%s", col_text(st, 3));
+        c->started = sqlite3_column_int64(st, 4);
+        c->elapsed = sqlite3_column_int64(st, 5);
+        c->objects_scanned = (uint64_t)sqlite3_column_int64(st, 6);
+        c->bytes_read = (uint64_t)sqlite3_column_int64(st, 7);
+        c->tables_created = (uint64_t)sqlite3_column_int64(st, 8);
+        c->tables_updated = (uint64_t)sqlite3_column_int64(st, 9);
+        c->tables_deleted = (uint64_t)sqlite3_column_int64(st, 10);
+        snprintf(c->error, sizeof c->error, "%s", col_text(st, 11));
+        if (strcmp(col_text(st, 2), "READY")) {
+            /* The mount ended during a run. */
+            snprintf(c->last_run, sizeof c->last_run, "FAILED");
+            snprintf(c->error, sizeof c->error, "interrupted");
+        }
+        if (crawler_insert(c)) {
+            crawler_free(c);
+            continue;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ---- the run's log ---- */
+
+struct run;
+static void run_log(struct run *r, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- one run ---- */
+
+/* One object seen by the listing. */
+struct cobj {
+    char *key;
+    uint64_t size;
+    char etag[STORE_ETAG_MAX];
+    size_t target;
+    size_t table;        /* index into run.tables, or SIZE_MAX */
+    char **pkeys, **pvals; /* leading k=v folders below the table folder */
+    size_t npv;
+    char *pseg;          /* those folders as in the key: "k=v/k2=v2/" */
+    /* classification */
+    bool have;           /* result known (stored or sampled) */
+    bool sampled;        /* fetched in this run */
+    bool store;          /* save in crawl_objects */
+    int err;             /* fetch error */
+    struct table_format fmt;
+    struct column *cols;
+    size_t ncols;
+    uint64_t records;    /* estimated for the whole object */
+    char *reason;        /* UNKNOWN: why */
+};
+
+struct ctable {
+    char *database, *name, *location, *bucket;
+    size_t target;
+    size_t *objs;
+    size_t nobjs;
+    char **pkeys;
+    size_t npkeys;
+    bool pk_init;
+};
+
+struct run {
+    struct crawler *c; /* valid while the run lives (remove waits) */
+    char *name;
+    struct crawl_spec sp;
+    int64_t t0;
+    struct cobj *objs;
+    size_t nobjs, cap;
+    struct ctable *tables;
+    size_t ntables;
+    size_t *dbs_n; /* unused */
+    /* target being listed */
+    size_t cur_target;
+    char cur_bucket[256], cur_prefix[1024];
+    char cur_db[256];
+    bool list_failed;
+    /* sampler */
+    pthread_mutex_t pool_lock;
+    size_t next;
+    size_t *todo;
+    size_t ntodo;
+    uint64_t sample_limit;
+    unsigned errors;
+};
+
+static bool run_cancelled(const struct run *r)
+{
+    return __atomic_load_n(&r->c->cancel, __ATOMIC_RELAXED) != 0;
+}
+
+static void run_log(struct run *r, int level, const char *fmt, ...)
+{
+    char msg[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    LOG_AT(level, "crawler '%s': %s", r->name, msg);
+    if (level >= LOG_DEBUG)
+        return;
+    char ts[32];
+    iso_time(time(NULL), ts, sizeof ts);
+    pthread_mutex_lock(&crawl_lock);
+    struct buf *b = &r->c->log;
+    if (b->len < b->max) {
+        if (buf_printf(b, "%s %s\n", ts, msg) == -E2BIG) {
+            int rc = buf_puts(b, "... log truncated\n");
+            (void)rc;
+        }
+    }
+    pthread_mutex_unlock(&crawl_lock);
+}
+
+static void cobj_release(struct cobj *o)
+{
+    free(o->key);
+    strv_free(o->pkeys, o->npv);
+    strv_free(o->pvals, o->npv);
+    free(o->pseg);
+    columns_free(o->cols, o->ncols);
+    free(o->reason);
+}
+
+static void run_free(struct run *r)
+{
+    for (size_t i = 0; i < r->nobjs; i++)
+        cobj_release(&r->objs[i]);
+    free(r->objs);
+    for (size_t i = 0; i < r->ntables; i++) {
+        struct ctable *t = &r->tables[i];
+        free(t->database);
+        free(t->name);
+        free(t->location);
+        free(t->bucket);
+        free(t->objs);
+        strv_free(t->pkeys, t->npkeys);
+    }
+    free(r->tables);
+    free(r->todo);
+    free(r->name);
+    spec_release(&r->sp);
+    pthread_mutex_destroy(&r->pool_lock);
+    free(r);
+}
+
+static bool hidden_path(const char *rel)
+{
+    for (const char *s = rel; s && *s;) {
+        if (*s == '_' || *s == '.')
+            return true;
+        s = strchr(s, '/');
+        if (s)
+            s++;
+    }
+    return false;
+}
+
+/* Find or add the table (database, name) at LOCATION. */
+static int table_for(struct run *r, const char *name, const char *location,
+                     size_t *idx)
+{
+    for (size_t i = r->ntables; i-- > 0;) {
+        struct ctable *t = &r->tables[i];
+        if (!strcmp(t->name, name) && !strcmp(t->database, r->cur_db)) {
+            if (strcmp(t->location, location))
+                return -EEXIST;
+            *idx = i;
+            return 0;
+        }
+    }
+    struct ctable *nt = realloc(r->tables, (r->ntables + 1) * sizeof *nt);
+    if (!nt)
+        return -ENOMEM;
+    r->tables = nt;
+    struct ctable *t = &nt[r->ntables];
+    memset(t, 0, sizeof *t);
+    t->database = strdup(r->cur_db);
+    t->name = strdup(name);
+    t->location = strdup(location);
+    t->bucket = strdup(r->cur_bucket);
+    t->target = r->cur_target;
+    if (!t->database || !t->name || !t->location || !t->bucket) {
+        free(t->database);
+        free(t->name);
+        free(t->location);
+        free(t->bucket);
+        return -ENOMEM;
+    }
+    *idx = r->ntables++;
+    return 0;
+}
+
+/* Leading k=v folders of DIRS ("a=1/b=2/x/"): fill O's partition fields. */
+static int parse_partitions(struct cobj *o, const char *dirs)
+{
+    const char *s = dirs, *start = dirs;
+    while (*s) {
+        const char *slash = strchr(s, '/');
+        if (!slash)
+            break;
+        const char *eq = memchr(s, '=', (size_t)(slash - s));
+        if (!eq || eq == s)
+            break;
+        if (strv_push(&o->pkeys, &o->npv, s, (size_t)(eq - s)))
+            return -ENOMEM;
+        size_t n = o->npv - 1;
+        o->npv = n;
+        if (strv_push(&o->pvals, &o->npv, eq + 1, (size_t)(slash - eq - 1)))
+            return -ENOMEM;
+        for (char *k = o->pkeys[n]; *k; k++)
+            if (*k >= 'A' && *k <= 'Z')
+                *k = (char)(*k - 'A' + 'a');
+        s = slash + 1;
+    }
+    o->pseg = strndup(start, (size_t)(s - start));
+    return o->pseg ? 0 : -ENOMEM;
+}
+
+static int list_cb(void *ctx, const struct store_entry *e)
+{
+    struct run *r = ctx;
+    if (run_cancelled(r))
+        return -ECANCELED;
+    if (e->is_prefix)
+        return 0;
+    size_t klen = strlen(e->key), plen = strlen(r->cur_prefix);
+    if (klen < plen || strncmp(e->key, r->cur_prefix, plen))
+        return 0;
+    const char *rel = e->key + plen;
+    if (!*rel || e->key[klen - 1] == '/')
+        return 0; /* a folder marker */
+    if (hidden_path(rel)) {
+        log_debug("crawler '%s': skipped hidden 's3://%s/%s'", r->name,
+                  r->cur_bucket, e->key);
+        return 0;
+    }
+    for (size_t i = 0; i < r->sp.nexcludes; i++)
+        if (glob_match(r->sp.excludes[i], rel)) {
+            run_log(r, LOG_DEBUG, "Excluded 's3://%s/%s' (pattern '%s')",
+                    r->cur_bucket, e->key, r->sp.excludes[i]);
+            return 0;
+        }
+    if (r->nobjs >= CRAWL_OBJECTS_MAX) {
+        run_log(r, LOG_WARNING,
+                "More than %d objects: the rest of 's3://%s/%s' is not "
+                "crawled",
+                CRAWL_OBJECTS_MAX, r->cur_bucket, r->cur_prefix);
+        return 1;
+    }
+
+    /* Which table? */
+    char tname[256], location[2048];
+    const char *slash = strchr(rel, '/');
+    const char *dirs;
+    if (!slash) {
+        if (!plen) {
+            run_log(r, LOG_INFO,
+                    "Skipped 's3://%s/%s': not in a table folder", r->cur_bucket,
+                    e->key);
+            return 0;
+        }
+        /* Objects directly in the target: the target is the table. */
+        const char *end = r->cur_prefix + plen - 1, *b = end;
+        while (b > r->cur_prefix && b[-1] != '/')
+            b--;
+        char raw[256];
+        snprintf(raw, sizeof raw, "%.*s", (int)(end - b), b);
+        catalog_sanitize_name(raw, tname, sizeof tname);
+        snprintf(location, sizeof location, "s3://%s/%s", r->cur_bucket,
+                 r->cur_prefix);
+        dirs = "";
+    } else {
+        char raw[256];
+        snprintf(raw, sizeof raw, "%.*s", (int)(slash - rel), rel);
+        catalog_sanitize_name(raw, tname, sizeof tname);
+        snprintf(location, sizeof location, "s3://%s/%s%.*s/", r->cur_bucket,
+                 r->cur_prefix, (int)(slash - rel), rel);
+        dirs = slash + 1;
+    }
+    if (!tname[0])
+        return 0;
+    size_t ti;
+    int rc = table_for(r, tname, location, &ti);
+    if (rc == -EEXIST) {
+        run_log(r, LOG_WARNING,
+                "Skipped 's3://%s/%s': table '%s' in database '%s' already "
+                "comes from another folder",
+                r->cur_bucket, e->key, tname, r->cur_db);
+        return 0;
+    }
+    if (rc)
+        return rc;
+
+    if (r->nobjs == r->cap) {
+        size_t nc = r->cap ? r->cap * 2 : 256;
+        struct cobj *no = realloc(r->objs, nc * sizeof *no);
+        if (!no)
+            return -ENOMEM;
+        r->objs = no;
+        r->cap = nc;
+    }
+    struct cobj *o = &r->objs[r->nobjs];
+    memset(o, 0, sizeof *o);
+    o->key = strdup(e->key);
+    if (!o->key)
+        return -ENOMEM;
+    o->size = e->size;
+    snprintf(o->etag, sizeof o->etag, "%s", e->etag ? e->etag : "");
+    o->target = r->cur_target;
+    o->table = ti;
+    rc = parse_partitions(o, dirs);
+    r->nobjs++;
+    if (rc)
+        return rc;
+    struct ctable *t = &r->tables[ti];
+    size_t *no = realloc(t->objs, (t->nobjs + 1) * sizeof *no);
+    if (!no)
+        return -ENOMEM;
+    t->objs = no;
+    t->objs[t->nobjs++] = r->nobjs - 1;
+    pthread_mutex_lock(&crawl_lock);
+    r->c->objects_scanned++;
+    pthread_mutex_unlock(&crawl_lock);
+    return 0;
+}
+
+/* Columns as text: "<len>:<name><len>:<type>" per column. */
+static char *cols_encode(const struct column *c, size_t n)
+{
+    struct buf b;
+    buf_init(&b, 16u << 20);
+    int rc = buf_puts(&b, "");
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = buf_printf(&b, "%zu:%s%zu:%s", strlen(c[i].name), c[i].name,
+                        strlen(c[i].type), c[i].type);
+    if (rc) {
+        buf_release(&b);
+        return NULL;
+    }
+    return buf_detach(&b);
+}
+
+static int cols_decode(const char *s, struct column **cols, size_t *n)
+{
+    *cols = NULL;
+    *n = 0;
+    char *parts[2];
+    while (s && *s) {
+        for (int k = 0; k < 2; k++) {
+            char *end;
+            errno = 0;
+            unsigned long long len = strtoull(s, &end, 10);
+            if (errno || end == s || *end != ':' || strlen(end + 1) < len) {
+                if (k)
+                    free(parts[0]);
+                return 0; /* damaged: what was read so far */
+            }
+            parts[k] = strndup(end + 1, (size_t)len);
+            if (!parts[k]) {
+                if (k)
+                    free(parts[0]);
+                return -ENOMEM;
+            }
+            s = end + 1 + len;
+        }
+        struct column *nc = realloc(*cols, (*n + 1) * sizeof *nc);
+        if (!nc) {
+            free(parts[0]);
+            free(parts[1]);
+            return -ENOMEM;
+        }
+        *cols = nc;
+        nc[*n].name = parts[0];
+        nc[*n].type = parts[1];
+        (*n)++;
+    }
+    return 0;
+}
+
+/* The result remembered from the last run, if ETag and size still match. */
+static int load_previous(struct run *r, sqlite3_stmt *st, struct cobj *o,
+                         const char *bucket)
+{
+    sqlite3_reset(st);
+    bind_str(st, 1, r->name);
+    bind_str(st, 2, bucket);
+    bind_str(st, 3, o->key);
+    if (sqlite3_step(st) != SQLITE_ROW)
+        return 0;
+    if (strcmp(col_text(st, 0), o->etag) ||
+        (uint64_t)sqlite3_column_int64(st, 1) != o->size)
+        return 0;
+    snprintf(o->fmt.classification, sizeof o->fmt.classification, "%s",
+             col_text(st, 2));
+    snprintf(o->fmt.compression, sizeof o->fmt.compression, "%s",
+             col_text(st, 3));
+    o->fmt.delimiter = (char)sqlite3_column_int(st, 4);
+    o->fmt.header = sqlite3_column_int(st, 5) != 0;
+    o->fmt.quoted = sqlite3_column_int(st, 6) != 0;
+    o->records = (uint64_t)sqlite3_column_int64(st, 7);
+    const char *schema = col_text(st, 8);
+    if (!strcmp(o->fmt.classification, "UNKNOWN")) {
+        o->reason = strdup(schema);
+        if (!o->reason)
+            return -ENOMEM;
+    } else if (cols_decode(schema, &o->cols, &o->ncols)) {
+        return -ENOMEM;
+    }
+    o->have = true;
+    o->store = true;
+    return 0;
+}
+
+/* ---- Parquet footer (Apache Parquet "File Format"; Thrift compact
+ * protocol) ---- */
+
+struct tc {
+    const unsigned char *p, *end;
+    int err;
+};
+
+static uint64_t tc_varint(struct tc *t)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (t->p >= t->end) {
+            t->err = 1;
+            return 0;
+        }
+        unsigned char b = *t->p++;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return v;
+    }
+    t->err = 1;
+    return 0;
+}
+
+static int64_t tc_zigzag(struct tc *t)
+{
+    uint64_t v = tc_varint(t);
+    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+static void tc_skip(struct tc *t, int type, int depth);
+
+static void tc_skip_struct(struct tc *t, int depth)
+{
+    while (!t->err) {
+        if (t->p >= t->end) {
+            t->err = 1;
+            return;
+        }
+        unsigned char h = *t->p++;
+        if (!h)
+            return;
+        if (!(h >> 4))
+            tc_zigzag(t);
+        tc_skip(t, h & 0x0f, depth + 1);
+    }
+}
+
+static void tc_skip(struct tc *t, int type, int depth)
+{
+    if (depth > 64) {
+        t->err = 1;
+        return;
+    }
+    switch (type) {
+    case 1: case 2: /* bool in the header */
+        return;
+    case 3: /* byte */
+        if (t->p >= t->end)
+            t->err = 1;
+        else
+            t->p++;
+        return;
+    case 4: case 5: case 6: /* i16 i32 i64 */
+        tc_varint(t);
+        return;
+    case 7: /* double */
+        if (t->end - t->p < 8)
+            t->err = 1;
+        else
+            t->p += 8;
+        return;
+    case 8: { /* binary */
+        uint64_t n = tc_varint(t);
+        if (n > (uint64_t)(t->end - t->p))
+            t->err = 1;
+        else
+            t->p += n;
+        return;
+    }
+    case 9: case 10: { /* list, set */
+        if (t->p >= t->end) {
+            t->err = 1;
+            return;
+        }
+        unsigned char h = *t->p++;
+        uint64_t n = h >> 4;
+        if (n == 15)
+            n = tc_varint(t);
+        for (uint64_t i = 0; i < n && !t->err; i++) {
+            if ((h & 0x0f) == 1 || (h & 0x0f) == 2) {
+                if (t->p >= t->end)
+                    t->err = 1;
+                else
+                    t->p++;
+            } else {
+                tc_skip(t, h & 0x0f, depth + 1);
+            }
+        }
+        return;
+    }
+    case 11: { /* map */
+        uint64_t n = tc_varint(t);
+        if (!n)
+            return;
+        if (t->p >= t->end) {
+            t->err = 1;
+            return;
+        }
+        unsigned char kv = *t->p++;
+        for (uint64_t i = 0; i < n && !t->err; i++) {
+            tc_skip(t, kv >> 4, depth + 1);
+            tc_skip(t, kv & 0x0f, depth + 1);
+        }
+        return;
+    }
+    case 12: /* struct */
+        tc_skip_struct(t, depth);
+        return;
+    default:
+        t->err = 1;
+    }
+}
+
+/* Read the next field header of a struct; returns the type (0: stop). */
+static int tc_field(struct tc *t, int *id)
+{
+    if (t->p >= t->end) {
+        t->err = 1;
+        return 0;
+    }
+    unsigned char h = *t->p++;
+    if (!h)
+        return 0;
+    int delta = h >> 4;
+    if (delta)
+        *id += delta;
+    else
+        *id = (int)tc_zigzag(t);
+    return h & 0x0f;
+}
+
+struct pq_elem {
+    char name[256];
+    int type;           /* physical type, -1 for a group */
+    int repetition;     /* 0 required, 1 optional, 2 repeated */
+    int num_children;
+    int converted;      /* -1: none */
+    int scale, precision;
+    int logical;        /* LogicalType union member id, 0: none */
+    int ts_unit_ok;
+};
+
+/* Parse one SchemaElement. */
+static void pq_elem_parse(struct tc *t, struct pq_elem *e)
+{
+    memset(e, 0, sizeof *e);
+    e->type = -1;
+    e->converted = -1;
+    int id = 0, type;
+    while (!t->err && (type = tc_field(t, &id)) != 0) {
+        if (id == 1 && type == 5)
+            e->type = (int)tc_zigzag(t);
+        else if (id == 3 && type == 5)
+            e->repetition = (int)tc_zigzag(t);
+        else if (id == 4 && type == 8) {
+            uint64_t n = tc_varint(t);
+            if (n > (uint64_t)(t->end - t->p)) {
+                t->err = 1;
+                return;
+            }
+            snprintf(e->name, sizeof e->name, "%.*s", (int)(n < 255 ? n : 255),
+                     (const char *)t->p);
+            t->p += n;
+        } else if (id == 5 && type == 5)
+            e->num_children = (int)tc_zigzag(t);
+        else if (id == 6 && type == 5)
+            e->converted = (int)tc_zigzag(t);
+        else if (id == 7 && type == 5)
+            e->scale = (int)tc_zigzag(t);
+        else if (id == 8 && type == 5)
+            e->precision = (int)tc_zigzag(t);
+        else if (id == 10 && type == 12) {
+            /* LogicalType: a union; remember which member, and DECIMAL's
+             * scale/precision. */
+            int lid = 0, lt;
+            while (!t->err && (lt = tc_field(t, &lid)) != 0) {
+                e->logical = lid;
+                if (lid == 5 && lt == 12) {
+                    int did = 0, dt;
+                    while (!t->err && (dt = tc_field(t, &did)) != 0) {
+                        if (did == 1 && dt == 5)
+                            e->scale = (int)tc_zigzag(t);
+                        else if (did == 2 && dt == 5)
+                            e->precision = (int)tc_zigzag(t);
+                        else
+                            tc_skip(t, dt, 1);
+                    }
+                } else {
+                    tc_skip(t, lt, 1);
+                }
+            }
+        } else
+            tc_skip(t, type, 1);
+    }
+}
+
+static int pq_leaf_type(const struct pq_elem *e, struct buf *out)
+{
+    int conv = e->converted, lg = e->logical;
+    if (conv == 5 || lg == 5) /* DECIMAL */
+        return buf_printf(out, "decimal(%d,%d)", e->precision ? e->precision : 38,
+                          e->scale);
+    switch (e->type) {
+    case 0:
+        return buf_puts(out, "boolean");
+    case 1:
+        if (conv == 6 || lg == 6)
+            return buf_puts(out, "date");
+        if (conv == 15 || conv == 11)
+            return buf_puts(out, "tinyint");
+        if (conv == 16 || conv == 12)
+            return buf_puts(out, "smallint");
+        return buf_puts(out, "int");
+    case 2:
+        if (conv == 9 || conv == 10 || lg == 8)
+            return buf_puts(out, "timestamp");
+        return buf_puts(out, "bigint");
+    case 3:
+        return buf_puts(out, "timestamp");
+    case 4:
+        return buf_puts(out, "float");
+    case 5:
+        return buf_puts(out, "double");
+    case 6:
+        if (conv == 0 || conv == 4 || conv == 19 || lg == 1 || lg == 4 ||
+            lg == 12)
+            return buf_puts(out, "string");
+        return buf_puts(out, "binary");
+    default:
+        return buf_puts(out, "binary");
+    }
+}
+
+/* Write the Hive type of element *I (and its children) to OUT, moving *I
+ * past them.  IN_LIST: the element is a list's repeated level, already
+ * written as array<>. */
+static int pq_type(const struct pq_elem *el, size_t n, size_t *i,
+                   struct buf *out, int depth, bool in_list)
+{
+    if (*i >= n || depth > 32)
+        return -EBADMSG;
+    const struct pq_elem *e = &el[(*i)++];
+    bool wrap = e->repetition == 2 && !in_list;
+    int rc = wrap ? buf_puts(out, "array<") : 0;
+    if (rc)
+        return rc;
+    bool is_list = e->converted == 3 || e->logical == 3;
+    bool is_map = e->converted == 1 || e->converted == 2 || e->logical == 2;
+    if (e->num_children <= 0) {
+        rc = pq_leaf_type(e, out);
+    } else if (is_list && e->num_children == 1 && *i < n) {
+        /* group (LIST) { repeated group list { element } }, or the legacy
+         * two-level form group (LIST) { repeated x element } */
+        const struct pq_elem *mid = &el[*i];
+        rc = buf_puts(out, "array<");
+        if (!rc && mid->num_children == 1) {
+            (*i)++;
+            rc = pq_type(el, n, i, out, depth + 1, false);
+        } else if (!rc) {
+            rc = pq_type(el, n, i, out, depth + 1, true);
+        }
+        if (!rc)
+            rc = buf_putc(out, '>');
+    } else if (is_map && e->num_children == 1 && *i < n &&
+               el[*i].num_children == 2) {
+        (*i)++; /* repeated group key_value { key; value } */
+        rc = buf_puts(out, "map<");
+        if (!rc)
+            rc = pq_type(el, n, i, out, depth + 1, true);
+        if (!rc)
+            rc = buf_putc(out, ',');
+        if (!rc)
+            rc = pq_type(el, n, i, out, depth + 1, true);
+        if (!rc)
+            rc = buf_putc(out, '>');
+    } else {
+        rc = buf_puts(out, "struct<");
+        for (int c = 0; c < e->num_children && !rc; c++) {
+            if (*i >= n)
+                return -EBADMSG;
+            char lname[256];
+            snprintf(lname, sizeof lname, "%s", el[*i].name);
+            for (char *p = lname; *p; p++) {
+                if (*p >= 'A' && *p <= 'Z')
+                    *p = (char)(*p - 'A' + 'a');
+                if (*p == ':' || *p == ',' || *p == '<' || *p == '>' ||
+                    *p == ' ' || *p == '`')
+                    *p = '_';
+            }
+            rc = buf_printf(out, "%s%s:", c ? "," : "", lname);
+            if (!rc)
+                rc = pq_type(el, n, i, out, depth + 1, false);
+        }
+        if (!rc)
+            rc = buf_putc(out, '>');
+    }
+    if (!rc && wrap)
+        rc = buf_putc(out, '>');
+    return rc;
+}
+
+struct get_buf {
+    unsigned char *p;
+    size_t n, cap;
+};
+
+static int get_buf_cb(void *ctx, const void *data, size_t len)
+{
+    struct get_buf *g = ctx;
+    if (len > g->cap - g->n)
+        return -E2BIG;
+    memcpy(g->p + g->n, data, len);
+    g->n += len;
+    return 0;
+}
+
+/* Parse FileMetaData (field 2: schema, 3: num_rows) into O. */
+static int parquet_parse(const unsigned char *p, size_t len, struct cobj *o)
+{
+    struct tc t = {p, p + len, 0};
+    struct pq_elem *el = NULL;
+    size_t nel = 0;
+    int64_t rows = -1;
+    int id = 0, type, rc = 0;
+    while (!t.err && (type = tc_field(&t, &id)) != 0) {
+        if (id == 2 && type == 9 && !el) {
+            if (t.p >= t.end) {
+                t.err = 1;
+                break;
+            }
+            unsigned char h = *t.p++;
+            uint64_t cnt = h >> 4;
+            if (cnt == 15)
+                cnt = tc_varint(&t);
+            if ((h & 0x0f) != 12 || cnt > 100000 || cnt > len) {
+                t.err = 1;
+                break;
+            }
+            el = calloc(cnt ? cnt : 1, sizeof *el);
+            if (!el)
+                return -ENOMEM;
+            for (nel = 0; nel < cnt && !t.err; nel++)
+                pq_elem_parse(&t, &el[nel]);
+        } else if (id == 3 && type == 6) {
+            rows = tc_zigzag(&t);
+        } else {
+            tc_skip(&t, type, 1);
+        }
+    }
+    if (t.err || !el || nel < 1) {
+        free(el);
+        o->reason = strdup("parquet: damaged footer");
+        return o->reason ? 0 : -ENOMEM;
+    }
+    struct buf ty;
+    buf_init(&ty, 1 << 20);
+    size_t i = 1;
+    for (int c = 0; c < el[0].num_children && !rc; c++) {
+        if (i >= nel) {
+            rc = -EBADMSG;
+            break;
+        }
+        char lname[256];
+        snprintf(lname, sizeof lname, "%s", el[i].name);
+        for (char *q = lname; *q; q++)
+            if (*q >= 'A' && *q <= 'Z')
+                *q = (char)(*q - 'A' + 'a');
+        buf_reset(&ty);
+        rc = pq_type(el, nel, &i, &ty, 0, false);
+        if (rc == -E2BIG) {
+            buf_reset(&ty);
+            rc = buf_puts(&ty, "string");
+        }
+        if (rc)
+            break;
+        struct column *nc = realloc(o->cols, (o->ncols + 1) * sizeof *nc);
+        if (!nc) {
+            rc = -ENOMEM;
+            break;
+        }
+        o->cols = nc;
+        nc[o->ncols].name = strdup(lname);
+        nc[o->ncols].type = strdup(ty.data ? ty.data : "string");
+        o->ncols++;
+        if (!nc[o->ncols - 1].name || !nc[o->ncols - 1].type)
+            rc = -ENOMEM;
+    }
+    buf_release(&ty);
+    free(el);
+    if (rc == -EBADMSG) {
+        columns_free(o->cols, o->ncols);
+        o->cols = NULL;
+        o->ncols = 0;
+        o->reason = strdup("parquet: damaged schema");
+        return o->reason ? 0 : -ENOMEM;
+    }
+    if (rc)
+        return rc;
+    snprintf(o->fmt.classification, sizeof o->fmt.classification, "parquet");
+    snprintf(o->fmt.compression, sizeof o->fmt.compression, "none");
+    o->records = rows > 0 ? (uint64_t)rows : 0;
+    return 0;
+}
+
+/* Classify a Parquet object from its footer: columns and exact row count.
+ * Adds the bytes fetched to *DOWNLOADED. */
+static int parquet_classify(const char *bucket, struct cobj *o,
+                            uint64_t *downloaded)
+{
+    unsigned char tail[8];
+    struct get_buf g = {tail, 0, sizeof tail};
+    struct store *s = G->store;
+    if (o->size < 12) {
+        o->reason = strdup("parquet: object too small");
+        return o->reason ? 0 : -ENOMEM;
+    }
+    int rc = s->ops->get(s, bucket, o->key, o->size - 8, 8, get_buf_cb, &g);
+    *downloaded += g.n;
+    if (rc)
+        return rc;
+    if (g.n != 8 || memcmp(tail + 4, "PAR1", 4)) {
+        o->reason = strdup("parquet: no footer magic");
+        return o->reason ? 0 : -ENOMEM;
+    }
+    uint32_t flen = (uint32_t)tail[0] | (uint32_t)tail[1] << 8 |
+                    (uint32_t)tail[2] << 16 | (uint32_t)tail[3] << 24;
+    if (!flen || flen > o->size - 12 || flen > PARQUET_FOOTER_MAX) {
+        o->reason = strdup("parquet: bad footer length");
+        return o->reason ? 0 : -ENOMEM;
+    }
+    g.p = malloc(flen);
+    if (!g.p)
+        return -ENOMEM;
+    g.n = 0;
+    g.cap = flen;
+    rc = s->ops->get(s, bucket, o->key, o->size - 8 - flen, flen, get_buf_cb,
+                     &g);
+    *downloaded += g.n;
+    if (!rc && g.n != flen)
+        rc = -EIO;
+    if (!rc)
+        rc = parquet_parse(g.p, g.n, o);
+    free(g.p);
+    return rc;
+}
+
+/* Classify O from a sample (or its Parquet footer).  Sets O's result. */
+static void sample_one(struct run *r, struct cobj *o)
+{
+    const char *bucket = r->tables[o->table].bucket;
+    struct instream *raw = NULL, *in = NULL;
+    char *data = NULL;
+    size_t n = 0, cap = 0;
+    enum compression comp = COMP_NONE;
+    bool truncated = false;
+    uint64_t downloaded = 0;
+    int rc = instream_object(G->store, bucket, o->key, o->size,
+                             r->sample_limit, 0, &raw);
+    if (rc)
+        goto out;
+    rc = instream_auto_sample(raw, CRAWL_DECODED_MAX, &comp, &in);
+    raw = NULL;
+    if (rc)
+        goto out;
+    for (;;) {
+        if (n == cap) {
+            if (cap >= CRAWL_DECODED_MAX) {
+                truncated = true;
+                break;
+            }
+            size_t nc = cap ? cap * 2 : 64u << 10;
+            if (nc > CRAWL_DECODED_MAX)
+                nc = CRAWL_DECODED_MAX;
+            char *nd = realloc(data, nc + 1);
+            if (!nd) {
+                rc = -ENOMEM;
+                goto out;
+            }
+            data = nd;
+            cap = nc;
+        }
+        ssize_t got = in->read(in, data + n, cap - n);
+        if (got == 0)
+            break;
+        if (got < 0) {
+            /* A compressed stream cut by the sample limit ends early. */
+            if ((got == -EBADMSG && o->size > r->sample_limit) ||
+                got == -EFBIG) {
+                truncated = true;
+                break;
+            }
+            rc = (int)got;
+            goto out;
+        }
+        n += (size_t)got;
+    }
+    if (o->size > r->sample_limit)
+        truncated = true;
+    downloaded = in->raw_bytes;
+    if (comp == COMP_NONE && downloaded < n)
+        downloaded = n;
+    uint64_t raw_consumed = downloaded ? downloaded : n;
+
+    if (comp == COMP_NONE && n >= 4 && !memcmp(data, "PAR1", 4)) {
+        rc = parquet_classify(bucket, o, &downloaded);
+        goto out;
+    }
+    struct infer_result res;
+    rc = infer_sample(data ? data : "", n, truncated, &res);
+    if (rc)
+        goto out;
+    o->fmt = res.fmt;
+    snprintf(o->fmt.compression, sizeof o->fmt.compression, "%s",
+             compression_name(comp));
+    if (!strcmp(res.fmt.classification, "UNKNOWN")) {
+        o->reason = strdup(res.reason[0] ? res.reason : "unrecognised data");
+        if (!o->reason)
+            rc = -ENOMEM;
+    } else {
+        o->cols = res.cols;
+        o->ncols = res.ncols;
+        res.cols = NULL;
+        res.ncols = 0;
+        /* Records in the whole object: the sample's records scaled by the
+         * object's (decompressed) size over the sample's. */
+        o->records = res.records;
+        if (truncated && res.records && res.sample_bytes && raw_consumed) {
+            double total = (double)n * (double)o->size / (double)raw_consumed;
+            double est = (double)res.records * total / (double)res.sample_bytes;
+            if (est > (double)res.records)
+                o->records = (uint64_t)(est + 0.5);
+        }
+    }
+    infer_result_release(&res);
+out:
+    if (in)
+        instream_free(in);
+    if (raw)
+        instream_free(raw);
+    free(data);
+    stats_add(STAT_crawler_objects_read, 1);
+    stats_add(STAT_crawler_bytes_read, downloaded);
+    pthread_mutex_lock(&crawl_lock);
+    r->c->bytes_read += downloaded;
+    pthread_mutex_unlock(&crawl_lock);
+    o->sampled = true;
+    if (rc) {
+        o->err = rc;
+        return;
+    }
+    o->have = true;
+    o->store = true;
+}
+
+static void *sample_worker(void *arg)
+{
+    struct run *r = arg;
+    for (;;) {
+        pthread_mutex_lock(&r->pool_lock);
+        size_t i = r->next++;
+        pthread_mutex_unlock(&r->pool_lock);
+        if (i >= r->ntodo || run_cancelled(r))
+            break;
+        sample_one(r, &r->objs[r->todo[i]]);
+    }
+    return NULL;
+}
+
+static void sample_all(struct run *r)
+{
+    if (!r->ntodo)
+        return;
+    pthread_t th[CRAWL_WORKERS];
+    size_t nth = r->ntodo < CRAWL_WORKERS ? r->ntodo : CRAWL_WORKERS, started = 0;
+    for (size_t i = 1; i < nth; i++) {
+        if (pthread_create(&th[i], NULL, sample_worker, r))
+            break;
+        started = i;
+    }
+    sample_worker(r);
+    for (size_t i = 1; i <= started; i++)
+        pthread_join(th[i], NULL);
+}
+
+/* ---- tables from objects ---- */
+
+static bool cols_equal(const struct column *a, size_t na,
+                       const struct column *b, size_t nb)
+{
+    if (na != nb)
+        return false;
+    for (size_t i = 0; i < na; i++)
+        if (strcmp(a[i].name, b[i].name) || strcmp(a[i].type, b[i].type))
+            return false;
+    return true;
+}
+
+static bool table_changed(const struct table_def *old,
+                          const struct table_def *t)
+{
+    return !cols_equal(old->cols, old->ncols, t->cols, t->ncols) ||
+           !cols_equal(old->pkeys, old->npkeys, t->pkeys, t->npkeys) ||
+           strcmp(old->fmt.classification, t->fmt.classification) ||
+           strcmp(old->fmt.compression, t->fmt.compression) ||
+           old->fmt.delimiter != t->fmt.delimiter ||
+           old->fmt.header != t->fmt.header ||
+           old->fmt.quoted != t->fmt.quoted ||
+           strcmp(old->location, t->location) || old->deprecated;
+}
+
+/* The key objects group by: classification (and the CSV delimiter). */
+static void class_key(const struct cobj *o, char *out, size_t n)
+{
+    if (!strcmp(o->fmt.classification, "csv"))
+        snprintf(out, n, "csv/%d", (unsigned char)o->fmt.delimiter);
+    else
+        snprintf(out, n, "%s", o->fmt.classification);
+}
+
+static int part_cmp(const void *a, const void *b)
+{
+    const struct partition *x = a, *y = b;
+    return strcmp(x->location, y->location);
+}
+
+/* Build and write table T.  Counts created/updated in the crawler. */
+static int table_write(struct run *r, struct ctable *ct, int64_t now,
+                       bool *written)
+{
+    *written = false;
+    /* Majority classification among the classified objects. */
+    char best[32] = "";
+    size_t best_n = 0;
+    for (size_t i = 0; i < ct->nobjs; i++) {
+        struct cobj *o = &r->objs[ct->objs[i]];
+        if (!o->have || o->reason)
+            continue;
+        char k[32];
+        class_key(o, k, sizeof k);
+        size_t cnt = 0;
+        for (size_t j = 0; j < ct->nobjs; j++) {
+            struct cobj *p = &r->objs[ct->objs[j]];
+            char k2[32];
+            if (!p->have || p->reason)
+                continue;
+            class_key(p, k2, sizeof k2);
+            cnt += !strcmp(k, k2);
+        }
+        if (cnt > best_n) {
+            best_n = cnt;
+            snprintf(best, sizeof best, "%s", k);
+        }
+    }
+    if (!best_n)
+        return 0;
+
+    struct table_def t = {0};
+    int rc = 0;
+    struct partition *parts = NULL;
+    size_t nparts = 0;
+    const struct cobj *first = NULL;
+    bool pk_init = false;
+    char **pkeys = NULL;
+    size_t npkeys = 0;
+    for (size_t i = 0; i < ct->nobjs && !rc; i++) {
+        struct cobj *o = &r->objs[ct->objs[i]];
+        char url[2400];
+        snprintf(url, sizeof url, "s3://%s/%s", ct->bucket, o->key);
+        if (!o->have)
+            continue;
+        if (o->reason) {
+            run_log(r, LOG_INFO, "Skipped '%s': classification UNKNOWN: %s",
+                    url, o->reason);
+            continue;
+        }
+        char k[32];
+        class_key(o, k, sizeof k);
+        if (strcmp(k, best)) {
+            run_log(r, LOG_INFO,
+                    "Skipped '%s': classified as %s, but most objects of "
+                    "table '%s' are %s",
+                    url, o->fmt.classification, ct->name, best);
+            continue;
+        }
+        if (!first) {
+            first = o;
+            t.fmt = o->fmt;
+        }
+        if (o->fmt.quoted)
+            t.fmt.quoted = true;
+        rc = schema_merge(&t.cols, &t.ncols, o->cols, o->ncols);
+        t.objects++;
+        t.bytes += o->size;
+        t.record_count += o->records;
+        /* Partition keys: the common leading keys of every object. */
+        if (!pk_init) {
+            pk_init = true;
+            for (size_t j = 0; j < o->npv && !rc; j++)
+                rc = strv_push(&pkeys, &npkeys, o->pkeys[j],
+                               strlen(o->pkeys[j]));
+        } else {
+            size_t j = 0;
+            while (j < npkeys && j < o->npv && !strcmp(pkeys[j], o->pkeys[j]))
+                j++;
+            while (npkeys > j)
+                free(pkeys[--npkeys]);
+        }
+    }
+    if (rc)
+        goto out;
+
+    /* Partition key types and the partitions themselves. */
+    t.npkeys = npkeys;
+    if (npkeys && !(t.pkeys = calloc(npkeys, sizeof *t.pkeys))) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    for (size_t j = 0; j < npkeys && !rc; j++) {
+        t.pkeys[j].name = strdup(pkeys[j]);
+        if (!t.pkeys[j].name)
+            rc = -ENOMEM;
+    }
+    for (size_t i = 0; i < ct->nobjs && !rc && npkeys; i++) {
+        struct cobj *o = &r->objs[ct->objs[i]];
+        char k[32];
+        if (!o->have || o->reason)
+            continue;
+        class_key(o, k, sizeof k);
+        if (strcmp(k, best))
+            continue;
+        for (size_t j = 0; j < npkeys && !rc; j++) {
+            const char *v = o->pvals[j];
+            const char *vt = infer_text_type(v, strlen(v));
+            if (!vt)
+                vt = "string";
+            char *m = hive_type_merge(t.pkeys[j].type, vt);
+            if (!m) {
+                rc = -ENOMEM;
+                break;
+            }
+            free(t.pkeys[j].type);
+            t.pkeys[j].type = m;
+        }
+        /* Its partition: the table location plus the first NPKEYS k=v
+         * folders. */
+        struct buf loc;
+        buf_init(&loc, 4096);
+        const char *seg = o->pseg;
+        for (size_t j = 0; j < npkeys && seg; j++) {
+            const char *sl = strchr(seg, '/');
+            seg = sl ? sl + 1 : NULL;
+        }
+        size_t seglen = seg ? (size_t)(seg - o->pseg) : strlen(o->pseg);
+        if (buf_printf(&loc, "%s%.*s", ct->location, (int)seglen, o->pseg)) {
+            buf_release(&loc);
+            rc = -ENOMEM;
+            break;
+        }
+        bool dup = false;
+        for (size_t p = nparts; p-- > 0;)
+            if (!strcmp(parts[p].location, loc.data)) {
+                dup = true;
+                break;
+            }
+        if (dup) {
+            buf_release(&loc);
+            continue;
+        }
+        struct partition *np = realloc(parts, (nparts + 1) * sizeof *np);
+        if (!np) {
+            buf_release(&loc);
+            rc = -ENOMEM;
+            break;
+        }
+        parts = np;
+        memset(&parts[nparts], 0, sizeof *parts);
+        parts[nparts].location = buf_detach(&loc);
+        nparts++;
+        for (size_t j = 0; j < npkeys && !rc; j++)
+            rc = strv_push(&parts[nparts - 1].values,
+                           &parts[nparts - 1].nvalues, o->pvals[j],
+                           strlen(o->pvals[j]));
+    }
+    for (size_t j = 0; j < npkeys && !rc; j++)
+        if (!t.pkeys[j].type && !(t.pkeys[j].type = strdup("string")))
+            rc = -ENOMEM;
+    if (rc)
+        goto out;
+    if (nparts > 1)
+        qsort(parts, nparts, sizeof *parts, part_cmp);
+
+    t.database = ct->database;
+    t.name = ct->name;
+    t.location = ct->location;
+    t.crawler = r->name;
+    t.avg_record_size =
+        t.record_count ? (double)t.bytes / (double)t.record_count : 0;
+    t.last_crawl = now;
+    struct table_def *old = NULL;
+    bool created = catalog_get_table(G->db, ct->database, ct->name, &old) != 0;
+    bool changed = created || table_changed(old, &t);
+    t.created = old && old->created ? old->created : now;
+    t.updated = changed || !old ? now : old->updated;
+    table_def_free(old);
+    rc = catalog_put_table(G->db, &t);
+    if (!rc)
+        rc = catalog_put_partitions(G->db, ct->database, ct->name, parts,
+                                    nparts);
+    if (rc)
+        goto out;
+    *written = true;
+    pthread_mutex_lock(&crawl_lock);
+    if (created)
+        r->c->tables_created++;
+    else if (changed)
+        r->c->tables_updated++;
+    pthread_mutex_unlock(&crawl_lock);
+    if (created)
+        run_log(r, LOG_INFO, "Created table %s in database %s", ct->name,
+                ct->database);
+    else if (changed)
+        run_log(r, LOG_INFO, "Updated table %s in database %s", ct->name,
+                ct->database);
+out:
+    t.database = t.name = t.location = t.crawler = NULL;
+    columns_free(t.cols, t.ncols);
+    columns_free(t.pkeys, t.npkeys);
+    strv_free(pkeys, npkeys);
+    for (size_t i = 0; i < nparts; i++)
+        partition_release(&parts[i]);
+    free(parts);
+    return rc;
+}
+
+/* Tables this crawler made that this run did not see. */
+struct dep_ctx {
+    struct run *r;
+    const char *database;
+    char **names;
+    size_t n;
+};
+
+static int dep_db_cb(void *ctx, const char *name)
+{
+    struct dep_ctx *d = ctx;
+    return strv_push(&d->names, &d->n, name, strlen(name));
+}
+
+static bool table_seen(const struct run *r, const char *db, const char *name,
+                       const bool *written)
+{
+    for (size_t i = 0; i < r->ntables; i++)
+        if (written[i] && !strcmp(r->tables[i].database, db) &&
+            !strcmp(r->tables[i].name, name))
+            return true;
+    return false;
+}
+
+static int deprecate_vanished(struct run *r, const bool *written, int64_t now)
+{
+    struct dep_ctx dbs = {r, NULL, NULL, 0};
+    int rc = catalog_list_databases(G->db, dep_db_cb, &dbs);
+    for (size_t i = 0; i < dbs.n && !rc; i++) {
+        struct dep_ctx tabs = {r, dbs.names[i], NULL, 0};
+        rc = catalog_list_tables(G->db, dbs.names[i], dep_db_cb, &tabs);
+        for (size_t j = 0; j < tabs.n && !rc; j++) {
+            if (table_seen(r, dbs.names[i], tabs.names[j], written))
+                continue;
+            struct table_def *t = NULL;
+            if (catalog_get_table(G->db, dbs.names[i], tabs.names[j], &t))
+                continue;
+            if (t->crawler && !strcmp(t->crawler, r->name) && !t->deprecated) {
+                t->deprecated = true;
+                t->updated = now;
+                rc = catalog_put_table(G->db, t);
+                if (!rc) {
+                    pthread_mutex_lock(&crawl_lock);
+                    r->c->tables_deleted++;
+                    pthread_mutex_unlock(&crawl_lock);
+                    run_log(r, LOG_INFO,
+                            "Deprecated table %s in database %s: its folder "
+                            "'%s' holds no data any more",
+                            t->name, t->database, t->location);
+                }
+            }
+            table_def_free(t);
+        }
+        strv_free(tabs.names, tabs.n);
+    }
+    strv_free(dbs.names, dbs.n);
+    return rc;
+}
+
+/* Remember what each object was (for the next, incremental run). */
+static int save_objects(struct run *r, bool complete)
+{
+    int rc = state_begin(G->db);
+    if (rc)
+        return rc;
+    if (complete) {
+        sqlite3_stmt *del =
+            cr_prepare("DELETE FROM crawl_objects WHERE crawler = ?1");
+        if (!del) {
+            state_rollback(G->db);
+            return -EIO;
+        }
+        bind_str(del, 1, r->name);
+        rc = sqlite3_step(del) == SQLITE_DONE ? 0 : -EIO;
+        sqlite3_finalize(del);
+    }
+    sqlite3_stmt *st = rc ? NULL : cr_prepare(
+        "INSERT OR REPLACE INTO crawl_objects (crawler, bucket, key, etag,"
+        " size, tbl, classification, compression, delimiter, header, quoted,"
+        " records, schema) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+        " ?11, ?12, ?13)");
+    if (!rc && !st)
+        rc = -EIO;
+    for (size_t i = 0; i < r->nobjs && !rc; i++) {
+        struct cobj *o = &r->objs[i];
+        if (!o->store || (!complete && !o->sampled))
+            continue;
+        const struct ctable *t = &r->tables[o->table];
+        char *schema = o->reason ? strdup(o->reason)
+                                 : cols_encode(o->cols, o->ncols);
+        if (!schema) {
+            rc = -ENOMEM;
+            break;
+        }
+        sqlite3_reset(st);
+        bind_str(st, 1, r->name);
+        bind_str(st, 2, t->bucket);
+        bind_str(st, 3, o->key);
+        bind_str(st, 4, o->etag);
+        sqlite3_bind_int64(st, 5, (sqlite3_int64)o->size);
+        bind_str(st, 6, t->name);
+        bind_str(st, 7, o->reason ? "UNKNOWN" : o->fmt.classification);
+        bind_str(st, 8, o->fmt.compression[0] ? o->fmt.compression : "none");
+        sqlite3_bind_int(st, 9, (unsigned char)o->fmt.delimiter);
+        sqlite3_bind_int(st, 10, o->fmt.header);
+        sqlite3_bind_int(st, 11, o->fmt.quoted);
+        sqlite3_bind_int64(st, 12, (sqlite3_int64)o->records);
+        bind_str(st, 13, schema);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = -EIO;
+        free(schema);
+    }
+    sqlite3_finalize(st);
+    if (rc) {
+        log_err("crawler '%s': cannot save what it saw: %s", r->name,
+                strerror(-rc));
+        state_rollback(G->db);
+        return rc;
+    }
+    return state_commit(G->db);
+}
+
+struct bucket_list {
+    char **names;
+    size_t n;
+};
+
+static int bucket_cb(void *ctx, const struct store_entry *e)
+{
+    struct bucket_list *b = ctx;
+    if (!gluefs_bucket_allowed(G, e->key))
+        return 0;
+    return strv_push(&b->names, &b->n, e->key, strlen(e->key));
+}
+
+/* The run proper.  Returns 0, -ECANCELED or -errno with ERR set. */
+static int run_crawl(struct run *r, char *err, size_t errlen)
+{
+    int rc = 0;
+    int64_t now = time(NULL);
+    /* The default crawler without targets crawls every allowed bucket. */
+    if (!r->sp.ntargets) {
+        if (!is_default(r->c)) {
+            snprintf(err, errlen, "no targets: write 'targets = s3://...' "
+                                  "to the spec");
+            return -EINVAL;
+        }
+        struct bucket_list bl = {NULL, 0};
+        rc = G->store->ops->list_buckets(G->store, bucket_cb, &bl);
+        if (rc) {
+            snprintf(err, errlen, "cannot list buckets: %s", strerror(-rc));
+            strv_free(bl.names, bl.n);
+            return rc;
+        }
+        for (size_t i = 0; i < bl.n && !rc; i++) {
+            char url[300];
+            snprintf(url, sizeof url, "s3://%s/", bl.names[i]);
+            rc = strv_push(&r->sp.targets, &r->sp.ntargets, url, strlen(url));
+        }
+        strv_free(bl.names, bl.n);
+        if (rc)
+            return rc;
+    }
+
+    /* 1-3: list and group. */
+    for (size_t i = 0; i < r->sp.ntargets; i++) {
+        if (run_cancelled(r))
+            return -ECANCELED;
+        r->cur_target = i;
+        if (split_url(r->sp.targets[i], r->cur_bucket, sizeof r->cur_bucket,
+                      r->cur_prefix, sizeof r->cur_prefix))
+            continue;
+        if (r->sp.database)
+            snprintf(r->cur_db, sizeof r->cur_db, "%s", r->sp.database);
+        else
+            catalog_sanitize_name(r->cur_bucket, r->cur_db, sizeof r->cur_db);
+        run_log(r, LOG_DEBUG, "Listing %s", r->sp.targets[i]);
+        rc = G->store->ops->list(G->store, r->cur_bucket, r->cur_prefix, NULL,
+                                 list_cb, r);
+        if (rc == -ECANCELED)
+            return rc;
+        if (rc) {
+            snprintf(err, errlen, "cannot list '%s': %s", r->sp.targets[i],
+                     strerror(-rc));
+            run_log(r, LOG_ERR, "Cannot list %s: %s", r->sp.targets[i],
+                    strerror(-rc));
+            r->list_failed = true;
+            rc = 0;
+        }
+    }
+
+    /* 4: reuse what the last run saw; sample the rest. */
+    sqlite3_stmt *prev = cr_prepare(
+        "SELECT etag, size, classification, compression, delimiter, header,"
+        " quoted, records, schema FROM crawl_objects"
+        " WHERE crawler = ?1 AND bucket = ?2 AND key = ?3");
+    if (!prev)
+        return -EIO;
+    r->todo = calloc(r->nobjs ? r->nobjs : 1, sizeof *r->todo);
+    if (!r->todo) {
+        sqlite3_finalize(prev);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < r->nobjs && !rc; i++) {
+        struct cobj *o = &r->objs[i];
+        rc = load_previous(r, prev, o, r->tables[o->table].bucket);
+        if (!rc && !o->have)
+            r->todo[r->ntodo++] = i;
+    }
+    sqlite3_finalize(prev);
+    if (rc)
+        return rc;
+    run_log(r, LOG_INFO, "%zu objects listed, %zu new or changed to classify",
+            r->nobjs, r->ntodo);
+    sample_all(r);
+    for (size_t i = 0; i < r->ntodo; i++) {
+        struct cobj *o = &r->objs[r->todo[i]];
+        char url[2400];
+        snprintf(url, sizeof url, "s3://%s/%s", r->tables[o->table].bucket,
+                 o->key);
+        if (!o->sampled)
+            continue;
+        if (o->err) {
+            r->errors++;
+            run_log(r, LOG_WARNING, "Skipped '%s': cannot read it: %s", url,
+                    strerror(-o->err));
+        } else if (!o->reason) {
+            run_log(r, LOG_INFO, "Classified %s as %s%s%s", url,
+                    o->fmt.classification,
+                    strcmp(o->fmt.compression, "none") ? " compressed with "
+                                                        : "",
+                    strcmp(o->fmt.compression, "none") ? o->fmt.compression
+                                                        : "");
+        }
+    }
+    if (run_cancelled(r)) {
+        save_objects(r, false);
+        return -ECANCELED;
+    }
+
+    /* 5: tables. */
+    bool *written = calloc(r->ntables ? r->ntables : 1, sizeof *written);
+    if (!written)
+        return -ENOMEM;
+    now = time(NULL);
+    for (size_t i = 0; i < r->ntables && !rc; i++) {
+        if (run_cancelled(r)) {
+            rc = -ECANCELED;
+            break;
+        }
+        rc = table_write(r, &r->tables[i], now, &written[i]);
+        if (rc) {
+            snprintf(err, errlen, "cannot write table '%s.%s': %s",
+                     r->tables[i].database, r->tables[i].name, strerror(-rc));
+        }
+    }
+    if (!rc && !r->list_failed)
+        rc = deprecate_vanished(r, written, now);
+    free(written);
+    if (rc)
+        return rc;
+    rc = save_objects(r, !r->list_failed);
+    if (rc) {
+        snprintf(err, errlen, "cannot save the crawl state: %s",
+                 strerror(-rc));
+        return rc;
+    }
+    if (r->list_failed)
+        return -EIO;
+    return 0;
+}
+
+static void *run_thread(void *arg)
+{
+    struct run *r = arg;
+    char err[512] = "";
+    run_log(r, LOG_INFO, "Crawler %s: started", r->name);
+    int rc = run_crawl(r, err, sizeof err);
+    int64_t elapsed = (mono_ms() - r->t0 + 500) / 1000;
+
+    pthread_mutex_lock(&crawl_lock);
+    struct crawler *c = r->c;
+    uint64_t scanned = c->objects_scanned, bytes = c->bytes_read;
+    uint64_t created = c->tables_created, updated = c->tables_updated;
+    uint64_t deleted = c->tables_deleted;
+    pthread_mutex_unlock(&crawl_lock);
+
+    const char *result = !rc ? "SUCCEEDED"
+                         : rc == -ECANCELED ? "CANCELLED"
+                                            : "FAILED";
+    if (rc && rc != -ECANCELED && !err[0])
+        snprintf(err, sizeof err, "%s", strerror(-rc));
+    run_log(r, rc && rc != -ECANCELED ? LOG_ERR : LOG_INFO,
+            "Crawler %s: %s in %" PRId64 "s: %" PRIu64
+            " objects scanned, %zu classified (%" PRIu64
+            " bytes read), %" PRIu64 " tables created, %" PRIu64
+            " updated, %" PRIu64 " deprecated%s%s",
+            r->name, result, elapsed, scanned, r->ntodo, bytes, created,
+            updated, deleted, err[0] ? ": " : "", err);
+
+    pthread_mutex_lock(&crawl_lock);
+    snprintf(c->last_run, sizeof c->last_run, "%s", result);
+    snprintf(c->error, sizeof c->error, "%s", rc == -ECANCELED ? "" : err);
+    c->elapsed = elapsed;
+    c->state = CS_READY;
+    __atomic_store_n(&c->cancel, 0, __ATOMIC_RELAXED);
+    if (c->sp.interval && !G->cfg->crawl_manual)
+        c->interval_due = mono_ms() + (int64_t)c->sp.interval * 1000;
+    crawler_save(c);
+    runs_active--;
+    pthread_cond_broadcast(&crawl_cond);
+    pthread_mutex_unlock(&crawl_lock);
+    run_free(r);
+    return NULL;
+}
+
+/* Start a run of C now (caller holds crawl_lock, C is READY). */
+static void run_start(struct crawler *c)
+{
+    c->pending = false;
+    c->settle_due = 0;
+    c->interval_due = 0;
+    struct run *r = calloc(1, sizeof *r);
+    if (!r || !(r->name = strdup(c->name)) || spec_copy(&r->sp, &c->sp)) {
+        if (r)
+            free(r->name);
+        free(r);
+        snprintf(c->last_run, sizeof c->last_run, "FAILED");
+        snprintf(c->error, sizeof c->error, "out of memory");
+        return;
+    }
+    pthread_mutex_init(&r->pool_lock, NULL);
+    r->c = c;
+    r->t0 = mono_ms();
+    r->sample_limit = G->cfg && G->cfg->sample_bytes ? G->cfg->sample_bytes
+                                                     : CRAWL_SAMPLE_DEFAULT;
+    c->state = CS_RUNNING;
+    __atomic_store_n(&c->cancel, 0, __ATOMIC_RELAXED);
+    c->started = time(NULL);
+    c->elapsed = 0;
+    c->objects_scanned = c->bytes_read = 0;
+    c->tables_created = c->tables_updated = c->tables_deleted = 0;
+    c->error[0] = '\0';
+    buf_reset(&c->log);
+    crawler_save(c);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t th;
+    runs_active++;
+    if (pthread_create(&th, &attr, run_thread, r)) {
+        runs_active--;
+        c->state = CS_READY;
+        snprintf(c->last_run, sizeof c->last_run, "FAILED");
+        snprintf(c->error, sizeof c->error, "cannot start a thread");
+        run_free(r);
+    }
+    pthread_attr_destroy(&attr);
+    pthread_cond_broadcast(&crawl_cond);
+}
+
+/* ---- scheduler ---- */
+
+static bool run_due(const struct crawler *c, int64_t now)
+{
+    return c->pending || (c->settle_due && now >= c->settle_due) ||
+           (c->interval_due && now >= c->interval_due);
+}
+
+static void *scheduler(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&crawl_lock);
+    while (!crawl_shutdown) {
+        int64_t now = mono_ms(), wake = now + 1000;
+        for (size_t i = 0; i < ncrawlers; i++) {
+            struct crawler *c = crawlers[i];
+            if (c->state != CS_READY)
+                continue;
+            if (run_due(c, now)) {
+                run_start(c);
+                continue;
+            }
+            if (c->settle_due && c->settle_due < wake)
+                wake = c->settle_due;
+            if (c->interval_due && c->interval_due < wake)
+                wake = c->interval_due;
+        }
+        int64_t wait = wake - mono_ms();
+        if (wait < 10)
+            wait = 10;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += wait / 1000;
+        ts.tv_nsec += (wait % 1000) * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&crawl_cond, &crawl_lock, &ts);
+    }
+    pthread_mutex_unlock(&crawl_lock);
+    return NULL;
+}
+
+/* ---- public ---- */
+
+int crawlers_start(struct gluefs *g)
+{
+    G = g;
+    if (state_exec(g->db, crawl_schema))
+        return -EIO;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&crawl_cond, &ca);
+    pthread_condattr_destroy(&ca);
+
+    pthread_mutex_lock(&crawl_lock);
+    crawl_shutdown = false;
+    int rc = crawlers_load();
+    if (!rc && !crawler_find("default", NULL)) {
+        struct crawler *c = crawler_new("default");
+        if (!c || crawler_insert(c)) {
+            crawler_free(c);
+            rc = -ENOMEM;
+        } else {
+            crawler_save(c);
+        }
+    }
+    bool manual = g->cfg && g->cfg->crawl_manual;
+    int64_t now = mono_ms();
+    for (size_t i = 0; !rc && i < ncrawlers; i++) {
+        struct crawler *c = crawlers[i];
+        if (manual)
+            continue;
+        if (c->sp.ntargets || is_default(c))
+            c->pending = true;
+        if (c->sp.interval)
+            c->interval_due = now + (int64_t)c->sp.interval * 1000;
+    }
+    if (!rc) {
+        rc = -pthread_create(&sched_thread, NULL, scheduler, NULL);
+        crawl_running = rc == 0;
+    }
+    pthread_mutex_unlock(&crawl_lock);
+    if (rc)
+        log_err("crawlers: cannot start: %s", strerror(-rc));
+    return rc;
+}
+
+void crawlers_shutdown(void)
+{
+    pthread_mutex_lock(&crawl_lock);
+    if (!crawl_running) {
+        pthread_mutex_unlock(&crawl_lock);
+        return;
+    }
+    crawl_shutdown = true;
+    for (size_t i = 0; i < ncrawlers; i++) {
+        struct crawler *c = crawlers[i];
+        c->pending = false;
+        c->settle_due = 0;
+        if (c->state == CS_RUNNING) {
+            c->state = CS_STOPPING;
+            __atomic_store_n(&c->cancel, 1, __ATOMIC_RELAXED);
+        }
+    }
+    pthread_cond_broadcast(&crawl_cond);
+    while (runs_active)
+        pthread_cond_wait(&crawl_cond, &crawl_lock);
+    pthread_mutex_unlock(&crawl_lock);
+    pthread_join(sched_thread, NULL);
+    pthread_mutex_lock(&crawl_lock);
+    crawl_running = false;
+    for (size_t i = 0; i < ncrawlers; i++)
+        crawler_free(crawlers[i]);
+    free(crawlers);
+    crawlers = NULL;
+    ncrawlers = 0;
+    pthread_mutex_unlock(&crawl_lock);
+}
+
+/* Does crawler C's target list cover BUCKET/KEY? */
+static bool covers(const struct crawler *c, const char *bucket,
+                   const char *key)
+{
+    if (!c->sp.ntargets)
+        return is_default(c) && G && gluefs_bucket_allowed(G, bucket);
+    for (size_t i = 0; i < c->sp.ntargets; i++) {
+        char b[256], p[1024];
+        if (split_url(c->sp.targets[i], b, sizeof b, p, sizeof p))
+            continue;
+        if (!strcmp(b, bucket) && !strncmp(key, p, strlen(p)))
+            return true;
+    }
+    return false;
+}
+
+void crawlers_notify_write(const char *bucket, const char *key)
+{
+    pthread_mutex_lock(&crawl_lock);
+    if (!crawl_running || crawl_shutdown || !G || !G->cfg ||
+        G->cfg->crawl_manual) {
+        pthread_mutex_unlock(&crawl_lock);
+        return;
+    }
+    int64_t due = mono_ms() + (int64_t)G->cfg->settle_seconds * 1000;
+    if (due == 0)
+        due = 1;
+    bool any = false;
+    for (size_t i = 0; i < ncrawlers; i++) {
+        struct crawler *c = crawlers[i];
+        if (covers(c, bucket, key ? key : "")) {
+            c->settle_due = due;
+            any = true;
+        }
+    }
+    if (any)
+        pthread_cond_broadcast(&crawl_cond);
+    pthread_mutex_unlock(&crawl_lock);
+}
+
+int crawlers_list(int (*cb)(void *ctx, const char *name), void *ctx)
+{
+    struct bucket_list names = {NULL, 0};
+    int rc = 0;
+    pthread_mutex_lock(&crawl_lock);
+    for (size_t i = 0; i < ncrawlers && !rc; i++)
+        rc = strv_push(&names.names, &names.n, crawlers[i]->name,
+                       strlen(crawlers[i]->name));
+    pthread_mutex_unlock(&crawl_lock);
+    for (size_t i = 0; i < names.n && !rc; i++)
+        rc = cb(ctx, names.names[i]);
+    strv_free(names.names, names.n);
+    return rc < 0 ? rc : 0;
+}
+
+int crawler_exists(const char *name)
+{
+    pthread_mutex_lock(&crawl_lock);
+    bool found = crawler_find(name, NULL) != NULL;
+    pthread_mutex_unlock(&crawl_lock);
+    return found ? 0 : -ENOENT;
+}
+
+static bool valid_name(const char *name)
+{
+    size_t n = strlen(name);
+    if (!n || n >= CRAWL_NAME_MAX || name[0] == '.')
+        return false;
+    for (const char *p = name; *p; p++) {
+        char ch = *p;
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' ||
+              ch == '.'))
+            return false;
+    }
+    return true;
+}
+
+int crawler_create(const char *name)
+{
+    if (!valid_name(name))
+        return -EINVAL;
+    pthread_mutex_lock(&crawl_lock);
+    int rc = -EEXIST;
+    if (!crawler_find(name, NULL)) {
+        struct crawler *c = crawler_new(name);
+        rc = c ? crawler_insert(c) : -ENOMEM;
+        if (rc)
+            crawler_free(c);
+        else
+            rc = crawler_save(c);
+    }
+    pthread_mutex_unlock(&crawl_lock);
+    return rc;
+}
+
+int crawler_remove(const char *name)
+{
+    if (!strcmp(name, "default"))
+        return -EPERM;
+    pthread_mutex_lock(&crawl_lock);
+    size_t pos;
+    struct crawler *c = crawler_find(name, &pos);
+    int rc = 0;
+    if (!c)
+        rc = -ENOENT;
+    else if (c->state != CS_READY)
+        rc = -EBUSY;
+    if (!rc) {
+        sqlite3_stmt *st = cr_prepare("DELETE FROM crawlers WHERE name = ?1");
+        sqlite3_stmt *st2 =
+            cr_prepare("DELETE FROM crawl_objects WHERE crawler = ?1");
+        if (st) {
+            bind_str(st, 1, name);
+            if (sqlite3_step(st) != SQLITE_DONE)
+                rc = -EIO;
+        }
+        if (st2) {
+            bind_str(st2, 1, name);
+            sqlite3_step(st2);
+        }
+        if (!st)
+            rc = -EIO;
+        sqlite3_finalize(st);
+        sqlite3_finalize(st2);
+    }
+    if (!rc) {
+        memmove(crawlers + pos, crawlers + pos + 1,
+                (ncrawlers - pos - 1) * sizeof *crawlers);
+        ncrawlers--;
+        crawler_free(c);
+        pthread_cond_broadcast(&crawl_cond);
+    }
+    pthread_mutex_unlock(&crawl_lock);
+    return rc;
+}
+
+int crawler_set_spec(const char *name, const char *text, size_t len)
+{
+    struct crawl_spec sp;
+    char err[512];
+    pthread_mutex_lock(&crawl_lock);
+    struct crawler *c = crawler_find(name, NULL);
+    if (!c) {
+        pthread_mutex_unlock(&crawl_lock);
+        return -ENOENT;
+    }
+    int rc = spec_parse(text, len, is_default(c), &sp, err, sizeof err);
+    if (rc == -EINVAL) {
+        snprintf(c->error, sizeof c->error, "%s", err);
+        crawler_save(c);
+    }
+    if (rc) {
+        pthread_mutex_unlock(&crawl_lock);
+        return rc;
+    }
+    char *copy = strndup(text, len);
+    if (!copy) {
+        spec_release(&sp);
+        pthread_mutex_unlock(&crawl_lock);
+        return -ENOMEM;
+    }
+    free(c->spec_text);
+    c->spec_text = copy;
+    spec_release(&c->sp);
+    c->sp = sp;
+    c->error[0] = '\0';
+    c->interval_due = 0;
+    if (c->sp.interval && G && G->cfg && !G->cfg->crawl_manual)
+        c->interval_due = mono_ms() + (int64_t)c->sp.interval * 1000;
+    c->pending = true;
+    rc = crawler_save(c);
+    pthread_cond_broadcast(&crawl_cond);
+    pthread_mutex_unlock(&crawl_lock);
+    return rc;
+}
+
+int crawler_read_spec(const char *name, struct buf *out)
+{
+    pthread_mutex_lock(&crawl_lock);
+    struct crawler *c = crawler_find(name, NULL);
+    int rc = -ENOENT;
+    if (c && c->spec_text)
+        rc = buf_puts(out, c->spec_text);
+    else if (c && is_default(c))
+        rc = buf_puts(out,
+                      "# every bucket, one database per bucket (named after "
+                      "it)\n"
+                      "targets =\n"
+                      "exclude =\n"
+                      "interval = 0\n");
+    else if (c)
+        rc = buf_printf(out,
+                        "# crawler %s: write its spec here, e.g.\n"
+                        "# targets  = s3://bucket/prefix/\n"
+                        "# database = name\n"
+                        "# exclude  = **/_tmp/**, *.bak\n"
+                        "# interval = 600\n",
+                        name);
+    pthread_mutex_unlock(&crawl_lock);
+    return rc;
+}
+
+/* Status text of C (caller holds crawl_lock). */
+static int status_text(const struct crawler *c, struct buf *out)
+{
+    char started[32] = "";
+    if (c->started)
+        iso_time(c->started, started, sizeof started);
+    int64_t elapsed = c->elapsed;
+    if (c->state != CS_READY && c->started)
+        elapsed = (int64_t)time(NULL) - c->started;
+    return buf_printf(out,
+                      "state: %s\n"
+                      "last_run: %s\n"
+                      "started: %s\n"
+                      "elapsed: %" PRId64 "\n"
+                      "objects_scanned: %" PRIu64 "\n"
+                      "bytes_read: %" PRIu64 "\n"
+                      "tables_created: %" PRIu64 "\n"
+                      "tables_updated: %" PRIu64 "\n"
+                      "tables_deleted: %" PRIu64 "\n"
+                      "error: %s\n",
+                      state_names[c->state],
+                      c->last_run[0] ? c->last_run : "none", started, elapsed,
+                      c->objects_scanned, c->bytes_read, c->tables_created,
+                      c->tables_updated, c->tables_deleted, c->error);
+}
+
+int crawler_read_status(const char *name, struct buf *out)
+{
+    pthread_mutex_lock(&crawl_lock);
+    struct crawler *c = crawler_find(name, NULL);
+    int rc = c ? status_text(c, out) : -ENOENT;
+    pthread_mutex_unlock(&crawl_lock);
+    return rc;
+}
+
+int crawler_read_log(const char *name, struct buf *out)
+{
+    pthread_mutex_lock(&crawl_lock);
+    struct crawler *c = crawler_find(name, NULL);
+    int rc = -ENOENT;
+    if (c)
+        rc = c->log.len ? buf_append(out, c->log.data, c->log.len) : 0;
+    pthread_mutex_unlock(&crawl_lock);
+    return rc;
+}
+
+int crawler_wait(const char *name, struct buf *out)
+{
+    pthread_mutex_lock(&crawl_lock);
+    int rc = 0;
+    for (;;) {
+        struct crawler *c = crawler_find(name, NULL);
+        if (!c) {
+            rc = -ENOENT;
+            break;
+        }
+        if (crawl_shutdown) {
+            rc = -EINTR;
+            break;
+        }
+        bool busy = c->state != CS_READY ||
+                    (crawl_running && (c->pending || c->settle_due));
+        if (!busy) {
+            rc = status_text(c, out);
+            break;
+        }
+        pthread_cond_wait(&crawl_cond, &crawl_lock);
+    }
+    pthread_mutex_unlock(&crawl_lock);
+    return rc;
+}
+
+int crawler_ctl(const char *name, const char *cmd, size_t len)
+{
+    while (len && (cmd[len - 1] == ' ' || cmd[len - 1] == '\t' ||
+                   cmd[len - 1] == '\n' || cmd[len - 1] == '\r'))
+        len--;
+    bool run = len == 3 && !memcmp(cmd, "run", 3);
+    bool stop = len == 4 && !memcmp(cmd, "stop", 4);
+    pthread_mutex_lock(&crawl_lock);
+    struct crawler *c = crawler_find(name, NULL);
+    int rc = 0;
+    if (!c)
+        rc = -ENOENT;
+    else if (!run && !stop)
+        rc = -EINVAL;
+    else if (run) {
+        if (c->state == CS_READY)
+            c->pending = true;
+    } else {
+        c->pending = false;
+        c->settle_due = 0;
+        if (c->state == CS_RUNNING) {
+            c->state = CS_STOPPING;
+            __atomic_store_n(&c->cancel, 1, __ATOMIC_RELAXED);
+        }
+    }
+    if (!rc)
+        pthread_cond_broadcast(&crawl_cond);
+    pthread_mutex_unlock(&crawl_lock);
+    return rc;
+}
