@@ -1,0 +1,342 @@
+"""jobs/ (DESIGN.md 5): ETL started by writing a spec, output checked row by
+row against Python's own reading of the source CSV, through the mount and
+through the independent client."""
+import csv
+import errno
+import io
+import json
+import os
+import re
+import time
+
+import pytest
+
+from conftest import parse_kv, read_text, wait_until, write_file
+
+
+def weather_rows(samples):
+    with open(samples / "seattle-weather.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def rainy_expected(samples):
+    return sorted((r["date"], float(r["precipitation"]))
+                  for r in weather_rows(samples) if r["weather"] == "rain")
+
+
+def seed_samples(lake, samples):
+    """The embedded lake's sample bucket, made by hand: samples/weather/."""
+    b = lake.make_bucket("samples")
+    lake.store.put(b, "weather/seattle-weather.csv",
+                   (samples / "seattle-weather.csv").read_bytes())
+    return b
+
+
+def part_keys(lake, bucket, prefix):
+    return sorted(k for k in lake.store.keys(bucket, prefix)
+                  if k[len(prefix):].split("/")[-1].startswith("part-"))
+
+
+def json_rows(blobs):
+    rows = []
+    for blob in blobs:
+        for line in blob.decode().splitlines():
+            if line.strip():
+                rows.append(json.loads(line))
+    return rows
+
+
+RAINY_SPEC = """source = samples.weather
+sql    = SELECT date, precipitation FROM weather WHERE weather = 'rain'
+target = s3://samples/rainy/
+format = json
+"""
+
+
+def test_rainy_flow(lake, samples):
+    """The issue's walkthrough, step by step."""
+    seed_samples(lake, samples)
+    lake.mount()
+    assert "samples" in os.listdir(lake.s3())
+    assert os.listdir(lake.s3("samples", "weather")) == ["seattle-weather.csv"]
+    lake.crawl()
+    schema = read_text(lake.path("catalog", "samples", "weather", "schema"))
+    assert schema.splitlines()[:2] == ["date\tdate", "precipitation\tdouble"]
+    os.mkdir(lake.path("jobs", "rainy"))
+    assert {"spec", "status", "log", "wait", "ctl"} <= set(
+        os.listdir(lake.path("jobs", "rainy")))
+    write_file(lake.path("jobs", "rainy", "spec"), RAINY_SPEC)
+    text = read_text(lake.path("jobs", "rainy", "wait"), timeout=300)
+    assert "state: SUCCEEDED" in text, text
+    st = parse_kv(text)
+    expected = rainy_expected(samples)
+    assert int(st["rows_written"]) == len(expected), st
+    assert int(st["rows_read"]) == len(weather_rows(samples)), st
+    # through the mount
+    names = sorted(os.listdir(lake.s3("samples", "rainy")))
+    parts = [n for n in names if n.startswith("part-")]
+    assert parts and all(n.endswith(".json") for n in parts), names
+    assert "_SUCCESS" in names, names
+    via_mount = json_rows(lake.s3("samples", "rainy", n).read_bytes() for n in parts)
+    # through the independent client
+    keys = part_keys(lake, "samples", "rainy/")
+    assert [k.split("/")[-1] for k in keys] == parts
+    via_store = json_rows(lake.store.get("samples", k) for k in keys)
+    assert via_mount == via_store
+    for r in via_mount:
+        assert set(r) == {"date", "precipitation"}, r
+    got = sorted((r["date"], float(r["precipitation"])) for r in via_mount)
+    assert got == expected
+    # the spec reads back as written
+    assert read_text(lake.path("jobs", "rainy", "spec")).strip() == RAINY_SPEC.strip()
+    # cat part-* with the shell, as the walkthrough does
+    import subprocess
+    out = subprocess.run(f"cat {lake.s3('samples', 'rainy')}/part-*", shell=True,
+                         capture_output=True, check=True).stdout
+    assert len(json_rows([out])) == len(expected)
+
+
+def test_csv_output(lake, samples):
+    seed_samples(lake, samples)
+    lake.mount()
+    lake.crawl()
+    st = lake.run_job("rainy_csv", RAINY_SPEC.replace("rainy/", "rainy_csv/")
+                      .replace("format = json", "format = csv"))
+    assert st["state"] == "SUCCEEDED", st
+    keys = part_keys(lake, "samples", "rainy_csv/")
+    assert keys and all(k.endswith(".csv") for k in keys), keys
+    rows = []
+    for k in keys:
+        data = lake.store.get("samples", k)
+        assert lake.s3("samples", *k.split("/")).read_bytes() == data
+        rs = list(csv.reader(io.StringIO(data.decode())))
+        if rs and rs[0] == ["date", "precipitation"]:
+            rs = rs[1:]
+        rows += [(d, float(p)) for d, p in rs]
+    assert sorted(rows) == rainy_expected(samples)
+
+
+def test_partition_by(lake, samples):
+    seed_samples(lake, samples)
+    lake.mount()
+    lake.crawl()
+    spec = ("source = samples.weather\n"
+            "sql = SELECT date, precipitation, substr(date, 1, 4) AS year\n"
+            "      FROM weather WHERE weather = 'rain'\n"
+            "target = s3://samples/byyear/\n"
+            "format = json\n"
+            "partition_by = year\n")
+    st = lake.run_job("byyear", spec)
+    assert st["state"] == "SUCCEEDED", st
+    expected = rainy_expected(samples)
+    years = sorted({d[:4] for d, _ in expected})
+    assert sorted(os.listdir(lake.s3("samples", "byyear"))) == sorted(
+        [f"year={y}" for y in years] + ["_SUCCESS"])
+    got = []
+    for y in years:
+        keys = part_keys(lake, "samples", f"byyear/year={y}/")
+        assert keys, y
+        for r in json_rows(lake.store.get("samples", k) for k in keys):
+            assert r["date"].startswith(y)
+            if "year" in r:
+                assert str(r["year"]) == y
+            got.append((r["date"], float(r["precipitation"])))
+    assert sorted(got) == expected
+
+
+def test_overwrite_keeps_old_data_when_the_run_fails(lake, samples):
+    seed_samples(lake, samples)
+    lake.allow_errors(r"nosuchcolumn", r"no such column")
+    lake.mount()
+    lake.crawl()
+    good = RAINY_SPEC.replace("rainy/", "ow/") + "mode = overwrite\n"
+    st = lake.run_job("ow", good)
+    assert st["state"] == "SUCCEEDED", st
+    first = part_keys(lake, "samples", "ow/")
+    assert first
+    bad = good.replace("SELECT date, precipitation", "SELECT date, nosuchcolumn")
+    try:
+        st = lake.run_job("ow", bad)
+        assert st["state"] == "FAILED", st
+    except OSError as e:  # rejected when the spec is closed: fine too
+        assert e.errno == errno.EINVAL
+        st = lake.status("jobs", "ow")
+    assert "nosuchcolumn" in st.get("error", ""), st
+    assert part_keys(lake, "samples", "ow/") == first
+    assert sorted(os.listdir(lake.s3("samples", "ow"))) == sorted(
+        [k.split("/")[-1] for k in first] + ["_SUCCESS"])
+    # a good run with overwrite replaces the old objects
+    st = lake.run_job("ow", good)
+    assert st["state"] == "SUCCEEDED", st
+    second = part_keys(lake, "samples", "ow/")
+    assert second and not set(second) & set(first), (first, second)
+    rows = json_rows(lake.store.get("samples", k) for k in second)
+    assert sorted((r["date"], float(r["precipitation"])) for r in rows) == \
+        rainy_expected(samples)
+
+
+def test_append_mode_adds_a_run(lake, samples):
+    seed_samples(lake, samples)
+    lake.mount()
+    lake.crawl()
+    spec = RAINY_SPEC.replace("rainy/", "app/")
+    assert lake.run_job("app", spec)["state"] == "SUCCEEDED"
+    first = part_keys(lake, "samples", "app/")
+    write_file(lake.path("jobs", "app", "ctl"), "run\n")
+    st = lake.wait("jobs", "app")
+    assert st["state"] == "SUCCEEDED", st
+    both = part_keys(lake, "samples", "app/")
+    assert set(first) < set(both)
+    rows = json_rows(lake.store.get("samples", k) for k in both)
+    assert len(rows) == 2 * len(rainy_expected(samples))
+
+
+def test_bad_spec_fails_close_with_einval(lake):
+    lake.mount()
+    os.mkdir(lake.path("jobs", "bad"))
+    with pytest.raises(OSError) as e:
+        write_file(lake.path("jobs", "bad", "spec"), "targte = x\n")
+    assert e.value.errno == errno.EINVAL
+    st = lake.status("jobs", "bad")
+    assert "line 1" in st.get("error", ""), st
+    assert "targte" in st.get("error", ""), st
+    # a missing target names what is missing
+    with pytest.raises(OSError) as e:
+        write_file(lake.path("jobs", "bad", "spec"), "source = samples.weather\n")
+    assert e.value.errno == errno.EINVAL
+    assert "target" in lake.status("jobs", "bad").get("error", "")
+
+
+def test_parquet_output_is_einval(lake):
+    lake.mount()
+    os.mkdir(lake.path("jobs", "pq"))
+    with pytest.raises(OSError) as e:
+        write_file(lake.path("jobs", "pq", "spec"),
+                   f"source = s3://{lake.bucket}/in/\n"
+                   f"target = s3://{lake.bucket}/out/\n"
+                   "format = parquet\n")
+    assert e.value.errno == errno.EINVAL
+    err = lake.status("jobs", "pq").get("error", "")
+    assert "parquet" in err and "line 3" in err, err
+
+
+@pytest.mark.parametrize("sql,word", [
+    ("ATTACH DATABASE '{db}' AS evil", "attach"),
+    ("SELECT load_extension('{so}')", "load_extension"),
+])
+def test_sql_cannot_attach_or_load_extensions(lake, samples, work, sql, word):
+    seed_samples(lake, samples)
+    lake.allow_errors(word, r"not authorized", r"denied")
+    lake.mount()
+    lake.crawl()
+    evil_db = work / "evil.db"
+    so = work / "evil.so"
+    spec = ("source = samples.weather\n"
+            f"sql = {sql.format(db=evil_db, so=so)}\n"
+            "target = s3://samples/evil/\n"
+            "format = json\n")
+    try:
+        st = lake.run_job("evil", spec)
+    except OSError as e:
+        assert e.errno == errno.EINVAL
+        st = lake.status("jobs", "evil")
+    assert st["state"] == "FAILED", st
+    assert word in st.get("error", "").lower(), st
+    assert not evil_db.exists()
+    assert lake.store.keys("samples", "evil/") == {}
+
+
+def test_source_s3_prefix_not_in_catalog(lake, samples):
+    b = lake.bucket
+    lake.store.put(b, "raw/weather/seattle-weather.csv",
+                   (samples / "seattle-weather.csv").read_bytes())
+    lake.mount()  # no crawl: the source is not in the catalog
+    spec = (f"source = s3://{b}/raw/weather/\n"
+            "sql    = SELECT date, precipitation FROM weather WHERE weather = 'rain'\n"
+            f"target = s3://{b}/out/\n"
+            "format = json\n")
+    st = lake.run_job("froms3", spec)
+    assert st["state"] == "SUCCEEDED", st
+    keys = part_keys(lake, b, "out/")
+    rows = json_rows(lake.store.get(b, k) for k in keys)
+    assert sorted((r["date"], float(r["precipitation"])) for r in rows) == \
+        rainy_expected(samples)
+
+
+def test_copy_without_sql_converts_csv_to_json(lake, samples):
+    seed_samples(lake, samples)
+    lake.mount()
+    lake.crawl()
+    st = lake.run_job("conv", "source = samples.weather\n"
+                              "target = s3://samples/asjson/\n"
+                              "format = json\n")
+    assert st["state"] == "SUCCEEDED", st
+    rows = json_rows(lake.store.get("samples", k)
+                     for k in part_keys(lake, "samples", "asjson/"))
+    src = weather_rows(samples)
+    assert len(rows) == len(src)
+    assert sorted(r["date"] for r in rows) == sorted(r["date"] for r in src)
+    assert set(rows[0]) == {"date", "precipitation", "temp_max", "temp_min",
+                            "wind", "weather"}
+
+
+def test_ctl_and_rm(lake, samples):
+    seed_samples(lake, samples)
+    lake.mount()
+    lake.crawl()
+    lake.run_job("tmp", RAINY_SPEC.replace("rainy/", "tmp/"))
+    with pytest.raises(OSError) as e:
+        write_file(lake.path("jobs", "tmp", "ctl"), "explode\n")
+    assert e.value.errno == errno.EINVAL
+    import shutil
+    shutil.rmtree(lake.path("jobs", "tmp"))
+    assert "tmp" not in os.listdir(lake.path("jobs"))
+    # the output stays: rm -r of a job deletes the job, not its data
+    assert part_keys(lake, "samples", "tmp/")
+
+
+@pytest.mark.big
+@pytest.mark.timeout_s(600)
+def test_job_killed_while_running_is_interrupted(lake, samples, work):
+    b = lake.bucket
+    raw = (samples / "seattle-weather.csv").read_bytes()
+    header, body = raw.split(b"\n", 1)
+    if not body.endswith(b"\n"):
+        body += b"\n"
+    big = work / "big.csv"
+    target = 200 << 20
+    with open(big, "wb") as f:
+        f.write(header + b"\n")
+        n = 0
+        while n < target:
+            f.write(body)
+            n += len(body)
+    lake.store.put_file(b, "big/big.csv", big)
+    big.unlink()
+    lake.allow_errors(r".*")  # the first daemon is killed: nothing it says counts
+    lake.mount()
+    lake.crawl()
+    db = lake.database_of(b)
+    os.mkdir(lake.path("jobs", "long"))
+    write_file(lake.path("jobs", "long", "spec"),
+               f"source = {db}.big\n"
+               "sql = SELECT * FROM big WHERE weather = 'rain'\n"
+               f"target = s3://{b}/longout/\n"
+               "format = json\n")
+    wait_until(lambda: lake.status("jobs", "long").get("state") == "RUNNING"
+               and int(lake.status("jobs", "long").get("rows_read", "0") or 0) > 0
+               or lake.status("jobs", "long").get("state") in ("SUCCEEDED", "FAILED"),
+               60, interval=0.05, what="the job to run")
+    st = lake.status("jobs", "long")
+    if st["state"] != "RUNNING":
+        pytest.fail(f"the job was not RUNNING long enough to be killed: {st}")
+    lake.kill()
+    n_logs = len(lake.stderr_files)
+    lake.allowed = []
+    lake.mount()
+    st = lake.status("jobs", "long")
+    assert st["state"] == "FAILED", st
+    assert "interrupted" in st.get("error", ""), st
+    # no _SUCCESS: the run did not complete
+    assert f"longout/_SUCCESS" not in lake.store.keys(b, "longout/")
+    lake.stderr_files = lake.stderr_files[n_logs:]
