@@ -504,16 +504,33 @@ static int sniff_one(const char *data, size_t n, char delim, struct sniff *s)
 /* ------------------------------------------------------------------ */
 /* CSV: header detection */
 
-enum case_class { CC_NONE, CC_LOWER, CC_UPPER, CC_MIXED };
+enum case_class { CC_NONE, CC_LOWER, CC_UPPER, CC_TITLE, CC_MIXED };
 
+/* lower ("city"), UPPER ("USA"), Title ("Name", "New York": every word
+ * starts with a capital, the rest lower), or mixed ("iPhone", "MPAA
+ * Rating"). */
 static enum case_class case_class(const char *s)
 {
-    bool lo = false, up = false;
+    bool lo = false, up = false, title = true, word_start = true;
     for (; *s; s++) {
-        lo |= *s >= 'a' && *s <= 'z';
-        up |= *s >= 'A' && *s <= 'Z';
+        bool l = *s >= 'a' && *s <= 'z', u = *s >= 'A' && *s <= 'Z';
+        lo |= l;
+        up |= u;
+        if (l || u) {
+            if (word_start != u)
+                title = false;
+            word_start = false;
+        } else {
+            word_start = true;
+        }
     }
-    return lo && up ? CC_MIXED : lo ? CC_LOWER : up ? CC_UPPER : CC_NONE;
+    if (!lo && !up)
+        return CC_NONE;
+    if (!up)
+        return CC_LOWER;
+    if (!lo)
+        return CC_UPPER;
+    return title ? CC_TITLE : CC_MIXED;
 }
 
 static bool has_digit(const char *s)
@@ -628,14 +645,15 @@ static bool column_says_header(const char *h, const struct colstat *st,
      * 00M, 01G; "phone": 555-1234; "release date": Jun 12 1998). */
     bool digits = !has_digit(h) && st->values >= 2 &&
                   st->digits * 10 >= st->values * 8;
-    if (single_column)
-        return ident_like(h) && (categorical || digits);
-    /* A lower-case or upper-case name over values of another case
-     * ("city": Seattle, New York; "NAME": Alice). */
+    /* A lower-case, upper-case or Title-case name over values of another
+     * case ("city": Seattle, New York; "NAME": Alice; "Name": chevrolet
+     * chevelle malibu). */
     enum case_class hc = case_class(h);
-    bool other_case = (hc == CC_LOWER || hc == CC_UPPER) &&
+    bool other_case = hc != CC_NONE && hc != CC_MIXED &&
                       st->lettered >= 2 &&
                       st->other_case * 10 >= st->lettered * 8;
+    if (single_column)
+        return ident_like(h) && (categorical || digits || other_case);
     /* Long free text under a short name ("comment": whole sentences). */
     bool long_text = st->values >= 2 &&
                      st->len_sum >= st->values * (2 * hlen + 10) &&
@@ -656,8 +674,9 @@ static bool column_says_header(const char *h, const struct colstat *st,
  *      not look like that name: categorical values, values with digits
  *      under a name without, values of another letter case, or long free
  *      text (column_says_header).  A single-column file needs more: an
- *      identifier-like name over categorical or digit-bearing values, so
- *      that lines of free words are not taken for a header.
+ *      identifier-like name (no spaces) over categorical values, values
+ *      with digits or values of another case ("state": Alabama, Alaska),
+ *      so that lines of free words are not taken for a header.
  *  (c) a file of a single row of identifiers (two or more columns) is a
  *      header over no data: an empty table, as exports write them. */
 static bool csv_has_header(char **first, size_t *first_len, size_t ncols,
