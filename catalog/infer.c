@@ -52,13 +52,6 @@ void infer_result_release(struct infer_result *r)
     r->ncols = 0;
 }
 
-static void lower_ascii(char *s)
-{
-    for (; *s; s++)
-        if (*s >= 'A' && *s <= 'Z')
-            *s = (char)(*s - 'A' + 'a');
-}
-
 /* ------------------------------------------------------------------ */
 /* Binary data */
 
@@ -130,9 +123,12 @@ static void colset_release(struct colset *cs)
 }
 
 /* Index of column NAME (added when new); -ENOMEM, or -E2BIG past
- * INFER_MAX_COLUMNS. */
-static ssize_t colset_find(struct colset *cs, const char *name)
+ * INFER_MAX_COLUMNS.  HINT is tried first (records list their members in
+ * the same order, mostly). */
+static ssize_t colset_find(struct colset *cs, const char *name, size_t hint)
 {
+    if (hint < cs->n && strcmp(cs->names[hint], name) == 0)
+        return (ssize_t)hint;
     for (size_t i = 0; i < cs->n; i++)
         if (strcmp(cs->names[i], name) == 0)
             return (ssize_t)i;
@@ -304,15 +300,39 @@ static const char *jtype_name(enum jtype t)
     return "value";
 }
 
+/* A column name from a JSON key or a header cell: lower case, control
+ * characters (which would break the schema file's lines) as '_'; an
+ * empty name becomes col<INDEX>.  Returns a malloc'd string. */
+static char *column_name(const char *s, size_t index)
+{
+    char *name;
+    if (!s || !*s) {
+        name = malloc(32);
+        if (name)
+            snprintf(name, 32, "col%zu", index);
+        return name;
+    }
+    name = strdup(s);
+    if (!name)
+        return NULL;
+    for (char *p = name; *p; p++) {
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+        else if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '_';
+    }
+    return name;
+}
+
 /* Add one record's members to CS. */
 static int json_add_record(struct colset *cs, const struct jval *rec)
 {
+    ssize_t j = -1;
     for (size_t i = 0; i < rec->u.c.n; i++) {
-        char *name = strdup(rec->u.c.keys[i] ? rec->u.c.keys[i] : "");
+        char *name = column_name(rec->u.c.keys[i], cs->n);
         if (!name)
             return -ENOMEM;
-        lower_ascii(name);
-        ssize_t j = colset_find(cs, name);
+        j = colset_find(cs, name, (size_t)(j + 1));
         free(name);
         if (j == -E2BIG)
             continue; /* past the column cap: ignored */
@@ -727,30 +747,34 @@ static bool csv_has_header(char **first, size_t *first_len, size_t ncols,
     return false;
 }
 
-/* Column names from the header cells: lower case; empty -> col<i>;
- * repeats -> name_1, name_2, ... */
+/* Column names from the header cells (column_name); repeats ->
+ * name_1, name_2, ... */
 static int header_names(char **first, size_t ncols, char **names)
 {
     for (size_t j = 0; j < ncols; j++) {
-        char base[256];
-        if (first[j][0])
-            snprintf(base, sizeof(base), "%s", first[j]);
-        else
-            snprintf(base, sizeof(base), "col%zu", j);
-        lower_ascii(base);
-        char cand[300];
-        snprintf(cand, sizeof(cand), "%s", base);
+        char *base = column_name(first[j], j);
+        if (!base)
+            return -ENOMEM;
+        char *cand = base;
         for (unsigned k = 1;; k++) {
             bool taken = false;
             for (size_t i = 0; i < j && !taken; i++)
                 taken = strcmp(names[i], cand) == 0;
             if (!taken)
                 break;
-            snprintf(cand, sizeof(cand), "%s_%u", base, k);
+            if (cand != base)
+                free(cand);
+            size_t len = strlen(base) + 16;
+            cand = malloc(len);
+            if (!cand) {
+                free(base);
+                return -ENOMEM;
+            }
+            snprintf(cand, len, "%s_%u", base, k);
         }
-        names[j] = strdup(cand);
-        if (!names[j])
-            return -ENOMEM;
+        if (cand != base)
+            free(base);
+        names[j] = cand;
     }
     return 0;
 }

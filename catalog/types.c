@@ -320,8 +320,14 @@ oom:
     return -ENOMEM;
 }
 
-static ssize_t htype_field_index(const struct htype *t, const char *name)
+/* Index of field NAME in struct T, or -1.  HINT is tried first: records
+ * usually list their fields in the same order, so merging one into the
+ * type of the others stays linear. */
+static ssize_t htype_field_index(const struct htype *t, const char *name,
+                                 size_t hint)
 {
+    if (hint < t->n && strcmp(t->fnames[hint], name) == 0)
+        return (ssize_t)hint;
     for (size_t i = 0; i < t->n; i++)
         if (strcmp(t->fnames[i], name) == 0)
             return (ssize_t)i;
@@ -427,7 +433,7 @@ static struct htype *hp_struct(struct hparser *p, int depth)
             free(name);
             goto fail;
         }
-        ssize_t j = htype_field_index(t, name);
+        ssize_t j = htype_field_index(t, name, t->n);
         if (j >= 0) {
             free(name);
             if (htype_merge_into(&t->kids[j], k) < 0) {
@@ -795,7 +801,7 @@ int htype_merge_into(struct htype **dst, struct htype *src)
     }
     case HK_STRUCT:
         for (size_t i = 0; rc == 0 && i < src->n; i++) {
-            ssize_t j = htype_field_index(d, src->fnames[i]);
+            ssize_t j = htype_field_index(d, src->fnames[i], i);
             if (j >= 0) {
                 rc = htype_merge_into(&d->kids[j], src->kids[i]);
             } else {
@@ -889,7 +895,7 @@ arr_oom:
                 htype_free(t);
                 return NULL;
             }
-            ssize_t j = htype_field_index(t, name);
+            ssize_t j = htype_field_index(t, name, t->n);
             int rc;
             if (j >= 0) {
                 free(name);
