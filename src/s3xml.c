@@ -108,6 +108,18 @@ static void XMLCALL xp_chars(void *ud, const XML_Char *s, int len)
         xp_fail(x, rc);
 }
 
+/* S3 never sends a DTD: refuse one (no entity expansion games). */
+static void XMLCALL xp_doctype(void *ud, const XML_Char *name,
+                               const XML_Char *sysid, const XML_Char *pubid,
+                               int has_internal_subset)
+{
+    (void)name;
+    (void)sysid;
+    (void)pubid;
+    (void)has_internal_subset;
+    xp_fail(ud, -EPROTO);
+}
+
 /* Parse BODY expecting root element ROOT.  Returns 0, the handler's error,
  * -EREMOTEIO for an <Error> document, -EPROTO for bad XML or another
  * root. */
@@ -126,6 +138,7 @@ static int xp_run(struct xp *x, const char *body, size_t len,
     XML_SetUserData(x->p, x);
     XML_SetElementHandler(x->p, xp_start, xp_end);
     XML_SetCharacterDataHandler(x->p, xp_chars);
+    XML_SetStartDoctypeDeclHandler(x->p, xp_doctype);
     if (XML_Parse(x->p, body ? body : "", (int)len, XML_TRUE) ==
             XML_STATUS_ERROR &&
         !x->rc)

@@ -1,5 +1,6 @@
-/* test_sigv4.c - SigV4 against the AWS test suite and S3's documented
- * examples.
+/* test_sigv4.c - the S3 backend's unit tests: SigV4 against the AWS test
+ * suite and S3's documented examples, then the S3 XML parsers (s3xml.c)
+ * and the retry backoff (http.c), which need no server.
  *
  * Every case under $GLUEFS_TESTDATA/aws-sig-v4-test-suite is run: the
  * .req is parsed, signed, and the canonical request, string to sign and
@@ -19,6 +20,8 @@
 #include <time.h>
 
 #include "buf.h"
+#include "http.h"
+#include "s3xml.h"
 #include "sigv4.h"
 
 #define MAXKV 64
@@ -468,6 +471,212 @@ static void test_s3_path_rules(void)
     buf_release(&b);
 }
 
+/* ---- s3xml ---- */
+
+struct names {
+    char all[512];
+    int n, stop_at;
+};
+
+static int names_cb(void *ctx, const struct store_entry *e)
+{
+    struct names *c = ctx;
+    size_t l = strlen(c->all);
+    snprintf(c->all + l, sizeof c->all - l, "%s%s@%lld", l ? "," : "", e->key,
+             (long long)e->mtime);
+    c->n++;
+    return c->stop_at && c->n >= c->stop_at ? 7 : 0;
+}
+
+static void test_s3xml(void)
+{
+    struct s3xml_error e;
+    const char *err_doc =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchKey</Code>"
+        "<Message>The specified key does not exist.</Message>"
+        "<Key>a&amp;b</Key><RequestId>X</RequestId></Error>";
+    CHECK(s3xml_parse_error(err_doc, strlen(err_doc), &e) == 0, "error doc");
+    CHECK_STR(e.code, "NoSuchKey");
+    CHECK_STR(e.message, "The specified key does not exist.");
+    const char *not_err = "<ListBucketResult></ListBucketResult>";
+    CHECK(s3xml_parse_error(not_err, strlen(not_err), &e) == -EPROTO &&
+              e.code[0] == 0,
+          "not an error doc");
+    CHECK(s3xml_parse_error("<Error><Code>", 13, &e) == -EPROTO, "truncated");
+    CHECK(s3xml_parse_error("", 0, &e) == -EPROTO, "empty");
+
+    /* ListAllMyBucketsResult, with an early stop */
+    const char *lb =
+        "<ListAllMyBucketsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+        "<Owner><ID>1</ID></Owner><Buckets>"
+        "<Bucket><Name>alpha</Name><CreationDate>2020-01-02T03:04:05.000Z</CreationDate></Bucket>"
+        "<Bucket><Name>beta</Name><CreationDate>1970-01-01T00:00:10Z</CreationDate></Bucket>"
+        "</Buckets></ListAllMyBucketsResult>";
+    struct names nm = {{0}, 0, 0};
+    CHECK(s3xml_parse_list_buckets(lb, strlen(lb), names_cb, &nm, &e) == 0,
+          "list buckets");
+    CHECK_STR(nm.all, "alpha@1577934245,beta@10");
+    struct names nm1 = {{0}, 0, 1};
+    CHECK(s3xml_parse_list_buckets(lb, strlen(lb), names_cb, &nm1, &e) == 7,
+          "early stop returns the callback's value");
+    CHECK_STR(nm1.all, "alpha@1577934245");
+    const char *denied = "<Error><Code>AccessDenied</Code><Message>no</Message></Error>";
+    CHECK(s3xml_parse_list_buckets(denied, strlen(denied), names_cb, &nm, &e) ==
+              -EREMOTEIO,
+          "error doc in a listing");
+    CHECK_STR(e.code, "AccessDenied");
+
+    /* ListObjectsV2 page: Contents then CommonPrefixes, merged by key */
+    const char *lo =
+        "<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+        "<Name>b</Name><Prefix></Prefix><KeyCount>4</KeyCount><MaxKeys>1000</MaxKeys>"
+        "<Delimiter>/</Delimiter><IsTruncated>true</IsTruncated>"
+        "<Contents><Key>a.csv</Key><LastModified>2009-10-12T17:50:30.000Z</LastModified>"
+        "<ETag>&quot;fba9dede5f27731c9771645a39863328&quot;</ETag><Size>434234</Size>"
+        "<StorageClass>STANDARD</StorageClass></Contents>"
+        "<Contents><Key>c&amp;d &lt;e&gt;.txt</Key><LastModified>2009-10-12T17:50:31.000Z</LastModified>"
+        "<ETag>\"abc-2\"</ETag><Size>0</Size></Contents>"
+        "<CommonPrefixes><Prefix>b/</Prefix></CommonPrefixes>"
+        "<CommonPrefixes><Prefix>d/</Prefix></CommonPrefixes>"
+        "<NextContinuationToken>1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=</NextContinuationToken>"
+        "</ListBucketResult>";
+    struct s3xml_list_page pg;
+    CHECK(s3xml_parse_list_objects(lo, strlen(lo), &pg, &e) == 0, "list page");
+    CHECK(pg.n == 4, "entries %zu", pg.n);
+    if (pg.n == 4) {
+        CHECK_STR(pg.entries[0].key, "a.csv");
+        CHECK(pg.entries[0].size == 434234 && !pg.entries[0].is_prefix, "size");
+        CHECK(pg.entries[0].mtime == 1255369830, "mtime %lld",
+              (long long)pg.entries[0].mtime);
+        CHECK_STR(pg.entries[0].etag, "fba9dede5f27731c9771645a39863328");
+        CHECK_STR(pg.entries[1].key, "b/");
+        CHECK(pg.entries[1].is_prefix && pg.entries[1].size == 0, "prefix");
+        CHECK_STR(pg.entries[1].etag, "");
+        CHECK_STR(pg.entries[2].key, "c&d <e>.txt");
+        CHECK_STR(pg.entries[2].etag, "abc-2");
+        CHECK_STR(pg.entries[3].key, "d/");
+    }
+    CHECK(pg.truncated, "truncated");
+    CHECK_STR(pg.next_token, "1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=");
+    s3xml_list_page_release(&pg);
+
+    /* encoding-type=url: keys and prefixes are decoded */
+    const char *lou =
+        "<ListBucketResult><EncodingType>url</EncodingType><IsTruncated>false</IsTruncated>"
+        "<Contents><Key>a+b%2Bc%E2%82%AC%01</Key><Size>1</Size></Contents>"
+        "<CommonPrefixes><Prefix>dir%20x/</Prefix></CommonPrefixes></ListBucketResult>";
+    CHECK(s3xml_parse_list_objects(lou, strlen(lou), &pg, &e) == 0, "url page");
+    CHECK(pg.n == 2 && !pg.truncated && !pg.next_token, "url page shape");
+    if (pg.n == 2) {
+        CHECK_STR(pg.entries[0].key, "a b+c\xe2\x82\xac\x01");
+        CHECK_STR(pg.entries[1].key, "dir x/");
+    }
+    s3xml_list_page_release(&pg);
+
+    /* bad input: malformed, wrong root, bad size, DTD, caps */
+    static const char *const bad[] = {
+        "<ListBucketResult><Contents><Key>a</Key></ListBucketResult>",
+        "<ListAllMyBucketsResult></ListAllMyBucketsResult>",
+        "<ListBucketResult><Contents><Key>a</Key><Size>-1</Size></Contents></ListBucketResult>",
+        "<ListBucketResult><Contents><Key>a</Key><Size>1x</Size></Contents></ListBucketResult>",
+        "<!DOCTYPE x [<!ENTITY a \"aaaa\">]><ListBucketResult><Contents><Key>&a;</Key>"
+        "</Contents></ListBucketResult>",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = s3xml_parse_list_objects(bad[i], strlen(bad[i]), &pg, &e);
+        CHECK(rc == -EPROTO, "bad listing %zu: %d", i, rc);
+        s3xml_list_page_release(&pg);
+    }
+    struct buf big;
+    buf_init(&big, 1u << 20);
+    int rc = buf_puts(&big, "<ListBucketResult><Contents><Key>");
+    for (int i = 0; !rc && i < (int)S3XML_TEXT_MAX + 10; i++)
+        rc = buf_putc(&big, 'k');
+    if (!rc)
+        rc = buf_puts(&big, "</Key></Contents></ListBucketResult>");
+    CHECK(rc == 0, "build");
+    CHECK(s3xml_parse_list_objects(big.data, big.len, &pg, &e) == -E2BIG,
+          "text cap");
+    s3xml_list_page_release(&pg);
+    buf_reset(&big);
+    rc = 0;
+    for (int i = 0; !rc && i < 40; i++)
+        rc = buf_puts(&big, "<a>");
+    CHECK(s3xml_parse_error(big.data, big.len, &e) == -E2BIG, "depth cap");
+    buf_release(&big);
+
+    /* initiate / copy / complete, and an <Error> in a 200 body */
+    char *id = NULL;
+    const char *init =
+        "<InitiateMultipartUploadResult><Bucket>b</Bucket><Key>k</Key>"
+        "<UploadId>VXBsb2FkIElE-x.y_z</UploadId></InitiateMultipartUploadResult>";
+    CHECK(s3xml_parse_initiate(init, strlen(init), &id, &e) == 0, "initiate");
+    CHECK_STR(id, "VXBsb2FkIElE-x.y_z");
+    free(id);
+    const char *init0 = "<InitiateMultipartUploadResult></InitiateMultipartUploadResult>";
+    CHECK(s3xml_parse_initiate(init0, strlen(init0), &id, &e) == -EPROTO && !id,
+          "initiate without an id");
+    char etag[STORE_ETAG_MAX];
+    const char *cp = "<CopyObjectResult><LastModified>2009-10-28T22:32:00Z</LastModified>"
+                     "<ETag>\"9b2cf535f27731c974343645a3985328\"</ETag></CopyObjectResult>";
+    CHECK(s3xml_parse_copy(cp, strlen(cp), etag, &e) == 0, "copy");
+    CHECK_STR(etag, "9b2cf535f27731c974343645a3985328");
+    const char *cp_err = "<?xml version=\"1.0\"?>\n\n<Error><Code>InternalError</Code>"
+                         "<Message>We encountered an internal error.</Message></Error>";
+    CHECK(s3xml_parse_copy(cp_err, strlen(cp_err), etag, &e) == -EREMOTEIO,
+          "copy: error in a 200");
+    CHECK_STR(e.code, "InternalError");
+    const char *cm = "<CompleteMultipartUploadResult><Location>x</Location><Bucket>b</Bucket>"
+                     "<Key>k</Key><ETag>\"3858f62230ac3c915f300c664312c11f-9\"</ETag>"
+                     "</CompleteMultipartUploadResult>";
+    CHECK(s3xml_parse_complete(cm, strlen(cm), etag, &e) == 0, "complete");
+    CHECK_STR(etag, "3858f62230ac3c915f300c664312c11f-9");
+    CHECK(s3xml_parse_complete(cp_err, strlen(cp_err), etag, &e) == -EREMOTEIO,
+          "complete: error in a 200");
+    CHECK(s3xml_parse_complete(cp, strlen(cp), etag, &e) == -EPROTO,
+          "complete: wrong document");
+
+    int64_t t;
+    CHECK(s3xml_parse_time("2009-10-12T17:50:30.000Z", &t) == 0 && t == 1255369830,
+          "time");
+    CHECK(s3xml_parse_time("yesterday", &t) == -EINVAL && t == 0, "bad time");
+    s3xml_etag_copy(etag, "\"x\"", 3);
+    CHECK_STR(etag, "x");
+    s3xml_etag_copy(etag, "\"", 1);
+    CHECK_STR(etag, "\"");
+}
+
+/* ---- http backoff ---- */
+
+static void test_backoff(void)
+{
+    static const struct {
+        int attempt;
+        double r;
+        unsigned want;
+    } cases[] = {
+        {1, 0.0, 0},      {1, 0.5, 100},    {1, 0.9999, 199},
+        {2, 0.5, 200},    {3, 0.5, 400},    {5, 0.5, 1600},
+        {5, 0.9999, 3199}, {6, 0.9999, 4999}, {7, 0.5, 2500},  {30, 0.9999, 4999},
+        {3, 1.5, 0}, /* out-of-range random value: no delay */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        unsigned got = http_backoff_ms(cases[i].attempt, cases[i].r);
+        CHECK(got == cases[i].want, "backoff(%d, %g) = %u, want %u",
+              cases[i].attempt, cases[i].r, got, cases[i].want);
+    }
+    CHECK(http_status_retryable(500) && http_status_retryable(503) &&
+              http_status_retryable(429),
+          "5xx and 429 are retried");
+    CHECK(!http_status_retryable(404) && !http_status_retryable(403) &&
+              !http_status_retryable(200) && !http_status_retryable(416),
+          "4xx are answers");
+    int64_t t;
+    CHECK(http_parse_date("Wed, 12 Oct 2009 17:50:00 GMT", &t) == 0 &&
+              t == 1255369800,
+          "http date");
+}
+
 int main(void)
 {
     const char *td = getenv("GLUEFS_TESTDATA");
@@ -480,5 +689,7 @@ int main(void)
     CHECK(ncases >= 20, "only %d suite cases found under %s", ncases, dir);
     test_s3_examples();
     test_s3_path_rules();
+    test_s3xml();
+    test_backoff();
     return check_done();
 }
