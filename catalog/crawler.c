@@ -808,27 +808,33 @@ static int list_cb(void *ctx, const struct store_entry *e)
         return 1;
     }
 
-    /* Which table? */
+    /* Which table?  The first folder under the target, unless the object
+     * sits directly in the target or its first folder is already a k=v
+     * partition: then the target itself is the table. */
     char tname[256], location[2048];
     const char *slash = strchr(rel, '/');
+    bool kv_first = slash && rel[0] != '=' &&
+                    memchr(rel, '=', (size_t)(slash - rel)) != NULL;
     const char *dirs;
-    if (!slash) {
-        if (!plen) {
+    if (!slash || kv_first) {
+        char raw[256];
+        if (plen) {
+            const char *end = r->cur_prefix + plen - 1, *b = end;
+            while (b > r->cur_prefix && b[-1] != '/')
+                b--;
+            snprintf(raw, sizeof raw, "%.*s", (int)(end - b), b);
+        } else if (kv_first) {
+            snprintf(raw, sizeof raw, "%s", r->cur_bucket);
+        } else {
             run_log(r, LOG_INFO,
                     "Skipped 's3://%s/%s': not in a table folder", r->cur_bucket,
                     e->key);
             return 0;
         }
-        /* Objects directly in the target: the target is the table. */
-        const char *end = r->cur_prefix + plen - 1, *b = end;
-        while (b > r->cur_prefix && b[-1] != '/')
-            b--;
-        char raw[256];
-        snprintf(raw, sizeof raw, "%.*s", (int)(end - b), b);
         catalog_sanitize_name(raw, tname, sizeof tname);
         snprintf(location, sizeof location, "s3://%s/%s", r->cur_bucket,
                  r->cur_prefix);
-        dirs = "";
+        dirs = kv_first ? rel : "";
     } else {
         char raw[256];
         snprintf(raw, sizeof raw, "%.*s", (int)(slash - rel), rel);
@@ -1638,6 +1644,11 @@ static int table_write(struct run *r, struct ctable *ct, int64_t now,
     }
     if (!best_n)
         return 0;
+    char best_class[32];
+    snprintf(best_class, sizeof best_class, "%s", best);
+    char *sl = strchr(best_class, '/');
+    if (sl)
+        *sl = '\0';
 
     struct table_def t = {0};
     int rc = 0;
@@ -1661,10 +1672,16 @@ static int table_write(struct run *r, struct ctable *ct, int64_t now,
         char k[32];
         class_key(o, k, sizeof k);
         if (strcmp(k, best)) {
-            run_log(r, LOG_INFO,
-                    "Skipped '%s': classified as %s, but most objects of "
-                    "table '%s' are %s",
-                    url, o->fmt.classification, ct->name, best);
+            if (!strcmp(o->fmt.classification, best_class))
+                run_log(r, LOG_INFO,
+                        "Skipped '%s': its delimiter differs from the rest "
+                        "of table '%s'",
+                        url, ct->name);
+            else
+                run_log(r, LOG_INFO,
+                        "Skipped '%s': classified as %s, but table '%s' is "
+                        "%s",
+                        url, o->fmt.classification, ct->name, best_class);
             continue;
         }
         if (!first) {
