@@ -1020,8 +1020,26 @@ done:
 
 /* ------------------------------------------------------------------ */
 
+static int infer_any(const char *data, size_t n, bool truncated,
+                     struct infer_result *out);
+
 int infer_sample(const char *data, size_t n, bool truncated,
                  struct infer_result *out)
+{
+    int rc = infer_any(data, n, truncated, out);
+    if (rc < 0 && rc != -ENOMEM) {
+        /* The memory stream and readers fail only for want of memory;
+         * anything else is reported, not returned (the contract). */
+        set_unknown(out, "cannot read the sample: %s", strerror(-rc));
+        rc = 0;
+    }
+    if (rc < 0)
+        infer_result_release(out);
+    return rc;
+}
+
+static int infer_any(const char *data, size_t n, bool truncated,
+                     struct infer_result *out)
 {
     memset(out, 0, sizeof(*out));
     snprintf(out->fmt.compression, sizeof(out->fmt.compression), "none");

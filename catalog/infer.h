@@ -27,8 +27,36 @@ struct infer_result {
 
 /* Classify N bytes at DATA.  TRUNCATED says the object continues past the
  * sample (so a partial last record is dropped, not an error).  Fills OUT
- * (zeroed first).  Returns 0 (even for UNKNOWN: see out->reason) or
- * -ENOMEM. */
+ * (zeroed first; fmt.compression "none").  Returns 0 (even for UNKNOWN:
+ * see out->reason) or -ENOMEM.
+ *
+ * In order:
+ *  - UNKNOWN "empty object" (0 bytes); "binary data (NUL bytes at offset
+ *    N)" or "binary data (invalid UTF-8 at offset N)" (a sequence cut by
+ *    the end of a truncated sample is fine).
+ *  - JSON when the first non-space byte (after a UTF-8 BOM) is '{' or
+ *    '[': JSON Lines of objects, an array of objects, or one object (one
+ *    row: a GeoJSON FeatureCollection's members become the columns).
+ *    Records that are not objects: UNKNOWN "JSON that is not records
+ *    ..."; a syntax error: UNKNOWN "json: line N: ..." (when it comes
+ *    before any record and the text reads as CSV of 2+ columns, CSV wins:
+ *    "[INFO] ..." logs).  A truncated sample is cut after its last
+ *    complete record (or, when not even one is complete, after its last
+ *    complete value, closing the open brackets: one partial row).
+ *  - CSV: delimiter sniffed among ',' '\t' '|' ';' '\x01' over the first
+ *    50 records (the most consistent field count > 1; ties: more fields,
+ *    then that order); none splitting: one column; no delimiter giving
+ *    the same count in 70% of records and lines not mostly unsplit:
+ *    UNKNOWN "inconsistent field counts ...".  fmt.quoted: some field was
+ *    quoted.  fmt.header: see infer.c (Glue's rule, and a rule for
+ *    all-string files).  Rows with another field count are counted but
+ *    not typed.  A truncated sample ends at its last line end.
+ * Column names are lower-cased (control characters -> '_'; empty ->
+ * col<i>; repeated CSV header names -> name_1, name_2, ...); headerless
+ * CSV columns are col0, col1, ...  A column with no evidence is string.
+ * RECORDS counts data records (not the header); SAMPLE_BYTES is the
+ * bytes up to the end of the last of them (N when the sample is whole), so
+ * that objectSize / (sample_bytes / records) estimates recordCount. */
 int infer_sample(const char *data, size_t n, bool truncated,
                  struct infer_result *out);
 
@@ -38,7 +66,13 @@ void infer_result_release(struct infer_result *r);
  * double, date (YYYY-MM-DD, YYYY/MM/DD), timestamp (ISO-8601 with 'T' or
  * ' ', optional fraction and zone; YYYY/MM/DD HH:MM:SS), else string.
  * A number with a leading zero ("007") is string.  Returns NULL for an
- * empty value (NULL: no evidence). */
+ * empty value (NULL: no evidence).
+ * Details: booleans are true/false in any case; bigint is an integer
+ * that fits int64 (a longer one is string: an id, not a double that loses
+ * digits); double has a fraction or an exponent and is finite ("NaN",
+ * "inf" are string); dates are checked against the calendar; a timestamp
+ * has HH:MM[:SS[.1-9 digits]] and an optional Z, +hh, +hhmm or +hh:mm;
+ * surrounding spaces make a value string; Hive's NULL "\N" is NULL. */
 const char *infer_text_type(const char *s, size_t n);
 
 /* The narrowest Hive type holding both A and B (Glue's widening:
