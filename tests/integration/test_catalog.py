@@ -11,7 +11,7 @@ import botocore.session
 import botocore.validate
 import pytest
 
-from conftest import parse_kv, read_text
+from conftest import parse_kv, read_text, wait_until
 
 WEATHER_SCHEMA = [
     ("date", "date"),
@@ -262,10 +262,13 @@ def test_auto_crawl_at_mount(lake, samples):
     lake.store.put(b, "weather/seattle-weather.csv",
                    (samples / "seattle-weather.csv").read_bytes())
     lake.mount(crawl="auto")
+    # wait blocks while the run at mount is under way or about to start
     st = lake.wait("crawlers", "default")
     if st.get("last_run") not in ("SUCCEEDED", "FAILED", "CANCELLED"):
-        # wait returned before the first run was scheduled: wait again
-        st = lake.wait("crawlers", "default")
+        st = wait_until(lambda: (lambda s: s if s.get("last_run") in (
+            "SUCCEEDED", "FAILED", "CANCELLED") else None)(
+                lake.wait("crawlers", "default")), 120, interval=0.5,
+            what="the crawl at mount")
     assert st["last_run"] == "SUCCEEDED", st
     db = lake.database_of(b)
     cols, _ = read_schema(lake.path("catalog", db, "weather", "schema"))

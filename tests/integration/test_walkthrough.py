@@ -56,9 +56,10 @@ def test_tools_run_embedded_lake_walkthrough(home, samples):
     assert (mnt / "s3" / "samples" / "weather" / "seattle-weather.csv").read_bytes() == \
         (SAMPLES / "seattle-weather.csv").read_bytes()
     # crawl=auto: the catalog fills at mount
-    st = parse_kv(read_text(mnt / "crawlers" / "default" / "wait", timeout=180))
-    if st.get("last_run") != "SUCCEEDED":
-        st = parse_kv(read_text(mnt / "crawlers" / "default" / "wait", timeout=180))
+    def crawled():
+        s = parse_kv(read_text(mnt / "crawlers" / "default" / "wait", timeout=180))
+        return s if s.get("last_run") in ("SUCCEEDED", "FAILED", "CANCELLED") else None
+    st = wait_until(crawled, 180, interval=0.5, what="the crawl at mount")
     assert st.get("last_run") == "SUCCEEDED", st
     schema = read_text(mnt / "catalog" / "samples" / "weather" / "schema")
     assert schema.splitlines()[:6] == [
