@@ -879,8 +879,10 @@ static int error_in_200(const char *verb, const char *bucket,
     if (rc == -EREMOTEIO) {
         clean_code(e->code);
         int err = store_http_errno(500, e->code[0] ? e->code : NULL);
-        log_err("cannot %s 's3://%s/%s': server error (200 %s)", verb,
-                bucket, key, e->code);
+        long as = err == -EACCES ? 403 : err == -ENOENT ? 404 : 500;
+        LOG_AT(as == 500 ? LOG_ERR : LOG_INFO,
+               "cannot %s 's3://%s/%s': %s (200 with error %s)", verb, bucket,
+               key, status_text(as, err), e->code);
         return err ? err : -EIO;
     }
     if (rc && rc != -ENOMEM) {

@@ -4,6 +4,9 @@
  *   s3_smoke ENDPOINT BUCKET            run the checks (bucket must exist)
  *   s3_smoke ENDPOINT BUCKET bench MIB  time a MIB MiB PUT (multipart, 4
  *                                       parts in flight) and GET
+ *   s3_smoke PROXY BUCKET chaos PLAN    faults injected by a proxy that
+ *                                       pops one action per request from
+ *                                       the file PLAN
  *
  * Credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (default S3RVER /
  * S3RVER).  Prints "N passed, N failed". */
@@ -356,6 +359,80 @@ static void test_unreachable(void)
     s->ops->free(s);
 }
 
+
+/* ---- faults, through a proxy that pops one action per request from a
+ * plan file (pass, 503, reset, cut:N, err200:CODE) ---- */
+
+static const char *plan_path;
+
+static void plan(const char *actions)
+{
+    FILE *f = fopen(plan_path, "w");
+    if (f) {
+        fputs(actions, f);
+        fclose(f);
+    }
+}
+
+static void test_chaos(void)
+{
+    size_t n = 1u << 20;
+    char *data = malloc(n);
+    char *all = NULL;
+    size_t alen = 0;
+    struct store_head h;
+    for (size_t i = 0; i < n; i++)
+        data[i] = (char)(i * 13 + i / 1000);
+    uint64_t r0 = stats_get(STAT_retries);
+    plan("503\n503\n");
+    CHECK(st->ops->put(st, bucket, "chaos/obj", data, n, NULL) == 0,
+          "put through two 503s");
+    CHECK(stats_get(STAT_retries) - r0 == 2, "two retries");
+
+    plan("reset\n");
+    CHECK(st->ops->head(st, bucket, "chaos/obj", &h) == 0 && h.size == n,
+          "head through a reset");
+
+    plan("cut:100000\n");
+    int rc = store_get_all(st, bucket, "chaos/obj", n, &all, &alen);
+    CHECK(rc == 0 && alen == n && !memcmp(all, data, n),
+          "whole get resumed after a cut: rc %d len %zu", rc, alen);
+    free(all);
+
+    plan("cut:0\n");
+    rc = store_get_all(st, bucket, "chaos/obj", n, &all, &alen);
+    CHECK(rc == 0 && alen == n && !memcmp(all, data, n),
+          "get retried after a cut before the body: rc %d len %zu", rc, alen);
+    free(all);
+
+    char *got = malloc(n);
+    struct {
+        char *p;
+        size_t n, cap;
+    } b = {got, 0, n};
+    plan("cut:12345\ncut:1000\n");
+    rc = st->ops->get(st, bucket, "chaos/obj", 1000, 500000, collect_cb, &b);
+    CHECK(rc == 0 && b.n == 500000 && !memcmp(got, data + 1000, 500000),
+          "ranged get resumed after two cuts: rc %d n %zu", rc, b.n);
+    free(got);
+
+    plan("err200:InternalError\n");
+    CHECK(st->ops->copy(st, bucket, "chaos/obj", bucket, "chaos/copy", NULL) == 0,
+          "copy retried after an InternalError in a 200");
+    plan("err200:AccessDenied\n");
+    CHECK(st->ops->copy(st, bucket, "chaos/obj", bucket, "chaos/copy", NULL) ==
+              -EACCES,
+          "copy: AccessDenied in a 200");
+
+    uint64_t e0 = stats_get(STAT_errors);
+    plan("503\n503\n503\n503\n503\n");
+    CHECK(st->ops->del(st, bucket, "chaos/copy") == -EIO, "five 503s: -EIO");
+    CHECK(stats_get(STAT_errors) - e0 == 1, "one error counted");
+    plan("");
+    CHECK(st->ops->del(st, bucket, "chaos/copy") == 0, "delete");
+    free(data);
+}
+
 /* ---- bench ---- */
 
 static double now_s(void)
@@ -483,6 +560,12 @@ int main(int argc, char **argv)
     if (getenv("GLUEFS_DEBUG"))
         log_level = LOG_DEBUG;
     st = open_store(argv[1], ak ? ak : "S3RVER", sk ? sk : "S3RVER");
+    if (argc >= 5 && !strcmp(argv[3], "chaos")) {
+        plan_path = argv[4];
+        test_chaos();
+        st->ops->free(st);
+        return check_done();
+    }
     if (argc >= 5 && !strcmp(argv[3], "bench")) {
         char *end;
         unsigned long long mib = strtoull(argv[4], &end, 10);
