@@ -1,2 +1,1392 @@
-/* placeholder until the module lands */
-typedef int gluefs_placeholder_fs_s3_t;
+/* fs_s3.c - the s3/ namespace (DESIGN.md 2); see fs_s3.h
+ *
+ * Paths: "/" lists buckets, "/bucket" is a bucket, "/bucket/k/e/y" the
+ * key "k/e/y" (a file if the object exists, a folder if anything exists
+ * under "k/e/y/"; the folder wins).  Attributes and listings are cached
+ * for attr_ttl seconds (attrcache.h) and dropped by our own writes through
+ * gluefs_object_changed().  Reads go through reader.h (read-ahead),
+ * writes through writer_upload.h (streamed multipart or staged).
+ *
+ * Choices documented here and in docs/architecture.md:
+ *  - mkdir/rmdir/rename/create at the bucket level fail with EPERM: buckets
+ *    are not created or removed through the mount.
+ *  - chmod/chown/utimens of a folder are accepted and not stored.
+ *  - an object that is being written shows its current size; other
+ *    handles read the object as it was until the upload completes. */
+#include "fs_s3.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "attrcache.h"
+#include "config.h"
+#include "gluefs.h"
+#include "log.h"
+#include "reader.h"
+#include "stats.h"
+#include "store.h"
+#include "writer_upload.h"
+
+#define BUCKET_MAX 256
+#define LISTING_ROWS_MAX 2000000 /* rows one readdir collects at most */
+#define SKIP_LOG_SLOTS 4096
+
+struct fss3_file {
+    pthread_mutex_t lock;
+    char *path;                 /* "/bucket/key" */
+    char *bucket, *key;
+    int flags;                  /* open flags */
+    uint64_t size;              /* object size at open */
+    bool exists;                /* the object existed at open */
+    struct store_meta meta;     /* for uploads */
+    bool mtime_set;             /* utimens after the last write */
+    struct reader *rd;          /* lazily */
+    struct upload *up;          /* lazily, or at create / O_TRUNC */
+    uint64_t cur_size;          /* for getattr while writing (atomic) */
+    struct fss3_file *wnext;    /* in S.writers while up != NULL */
+    bool listed;
+    int refs;                   /* the handle + writer_get() callers */
+};
+
+static struct {
+    struct gluefs *g;
+    struct store *store;
+    struct attrcache *ac;
+    struct reader_pool *rpool, *upool;
+    double ttl, neg_ttl;
+    struct reader_params rp;
+    struct upload_params up;
+    uid_t uid;
+    gid_t gid;
+    time_t mount_time;
+    pthread_mutex_t wlock;      /* writers list */
+    struct fss3_file *writers;
+    pthread_mutex_t skip_lock;
+    uint64_t skip_seen[SKIP_LOG_SLOTS];
+} S = {
+    .wlock = PTHREAD_MUTEX_INITIALIZER,
+    .skip_lock = PTHREAD_MUTEX_INITIALIZER,
+};
+
+/* ---- paths ---- */
+
+/* Split "/bucket/key" into BUCKET and *KEY ("" for the bucket itself);
+ * -ENOENT for "/" or a bucket name too long. */
+static int split_path(const char *path, char bucket[BUCKET_MAX],
+                      const char **key)
+{
+    *key = "";
+    bucket[0] = '\0';
+    if (path[0] != '/' || !path[1])
+        return -ENOENT;
+    const char *b = path + 1;
+    const char *slash = strchr(b, '/');
+    size_t n = slash ? (size_t)(slash - b) : strlen(b);
+    if (!n || n >= BUCKET_MAX)
+        return -ENOENT;
+    memcpy(bucket, b, n);
+    bucket[n] = '\0';
+    *key = slash ? slash + 1 : "";
+    return 0;
+}
+
+static int join_path(char *out, size_t cap, const char *bucket,
+                     const char *key)
+{
+    int n = *key ? snprintf(out, cap, "/%s/%s", bucket, key)
+                 : snprintf(out, cap, "/%s", bucket);
+    if (n < 0 || (size_t)n >= cap)
+        return -ENAMETOOLONG;
+    /* Never a trailing '/' (a marker "a/" is the folder "/b/a"). */
+    if (n > 1 && out[n - 1] == '/')
+        out[n - 1] = '\0';
+    return 0;
+}
+
+/* KEY + "/" (or "" for the bucket root). */
+static int dir_prefix(char *out, size_t cap, const char *key)
+{
+    int n = *key ? snprintf(out, cap, "%s/", key) : snprintf(out, cap, "%s", "");
+    return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
+static double now_real(void)
+{
+    return (double)time(NULL);
+}
+
+/* ---- names that cannot be files ---- */
+
+static bool name_ok(const char *name, size_t len)
+{
+    if (!len || len > NAME_MAX)
+        return false;
+    if ((len == 1 && name[0] == '.') ||
+        (len == 2 && name[0] == '.' && name[1] == '.'))
+        return false;
+    return memchr(name, '/', len) == NULL && memchr(name, '\0', len) == NULL;
+}
+
+static void log_skip(const char *bucket, const char *key)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = bucket; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    for (const char *p = key; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    if (!h)
+        h = 1;
+    pthread_mutex_lock(&S.skip_lock);
+    uint64_t *slot = &S.skip_seen[h % SKIP_LOG_SLOTS];
+    bool seen = *slot == h;
+    *slot = h;
+    pthread_mutex_unlock(&S.skip_lock);
+    if (!seen)
+        log_warn("skipping 's3://%s/%s': the key cannot be a file name",
+                 bucket, key);
+}
+
+/* ---- stat ---- */
+
+static void fill_stat(const struct attr *a, struct stat *st)
+{
+    memset(st, 0, sizeof *st);
+    bool dir = a->kind == ATTR_DIR;
+    mode_t perm = dir ? 0755 : 0644;
+    if (a->meta.has_mode)
+        perm = a->meta.mode & 07777;
+    st->st_mode = (dir ? S_IFDIR : S_IFREG) | perm;
+    st->st_nlink = dir ? 2 : 1;
+    st->st_uid = a->meta.has_uid ? a->meta.uid : S.uid;
+    st->st_gid = a->meta.has_gid ? a->meta.gid : S.gid;
+    st->st_size = dir ? 0 : (off_t)a->size;
+    st->st_blksize = 1 << 20; /* cp and friends use bigger buffers */
+    st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
+    time_t t = a->meta.has_mtime ? (time_t)a->meta.mtime : (time_t)a->mtime;
+    if (!t)
+        t = S.mount_time;
+    st->st_mtime = st->st_ctime = st->st_atime = t;
+}
+
+static void dir_attr(struct attr *a, int64_t mtime)
+{
+    memset(a, 0, sizeof *a);
+    a->kind = ATTR_DIR;
+    a->mtime = mtime;
+}
+
+/* ---- writers in progress ---- */
+
+static void writers_add(struct fss3_file *f)
+{
+    pthread_mutex_lock(&S.wlock);
+    if (!f->listed) {
+        f->wnext = S.writers;
+        S.writers = f;
+        f->listed = true;
+    }
+    pthread_mutex_unlock(&S.wlock);
+}
+
+static void writers_remove(struct fss3_file *f)
+{
+    pthread_mutex_lock(&S.wlock);
+    for (struct fss3_file **pp = &S.writers; *pp; pp = &(*pp)->wnext)
+        if (*pp == f) {
+            *pp = f->wnext;
+            break;
+        }
+    f->listed = false;
+    pthread_mutex_unlock(&S.wlock);
+}
+
+/* Attributes of PATH if a handle is writing it. */
+static bool writers_attr(const char *path, struct attr *a)
+{
+    bool found = false;
+    pthread_mutex_lock(&S.wlock);
+    for (struct fss3_file *f = S.writers; f; f = f->wnext)
+        if (!strcmp(f->path, path)) {
+            memset(a, 0, sizeof *a);
+            a->kind = ATTR_FILE;
+            a->size = __atomic_load_n(&f->cur_size, __ATOMIC_RELAXED);
+            a->mtime = f->meta.has_mtime ? f->meta.mtime : time(NULL);
+            a->meta = f->meta;
+            found = true;
+            break;
+        }
+    pthread_mutex_unlock(&S.wlock);
+    return found;
+}
+
+/* True if a handle writes something below folder PATH. */
+static bool writers_under(const char *path)
+{
+    size_t n = strlen(path);
+    bool found = false;
+    pthread_mutex_lock(&S.wlock);
+    for (struct fss3_file *f = S.writers; f && !found; f = f->wnext)
+        found = !strncmp(f->path, path, n) && f->path[n] == '/';
+    pthread_mutex_unlock(&S.wlock);
+    return found;
+}
+
+/* ---- buckets ---- */
+
+struct bucket_list {
+    struct listing_entry *e;
+    size_t n, cap;
+};
+
+static int push_entry(struct bucket_list *bl, const char *name, bool is_dir,
+                      uint64_t size, int64_t mtime, const char *etag)
+{
+    if (bl->n >= LISTING_ROWS_MAX)
+        return -E2BIG;
+    if (bl->n == bl->cap) {
+        size_t cap = bl->cap ? bl->cap * 2 : 64;
+        struct listing_entry *ne = realloc(bl->e, cap * sizeof *ne);
+        if (!ne)
+            return -ENOMEM;
+        bl->e = ne;
+        bl->cap = cap;
+    }
+    char *nm = strdup(name);
+    char *et = strdup(etag ? etag : "");
+    if (!nm || !et) {
+        free(nm);
+        free(et);
+        return -ENOMEM;
+    }
+    bl->e[bl->n].name = nm;
+    bl->e[bl->n].is_dir = is_dir;
+    bl->e[bl->n].size = size;
+    bl->e[bl->n].mtime = mtime;
+    bl->e[bl->n].etag = et;
+    bl->n++;
+    return 0;
+}
+
+static void entries_release(struct bucket_list *bl)
+{
+    for (size_t i = 0; i < bl->n; i++) {
+        free((char *)bl->e[i].name);
+        free((char *)bl->e[i].etag);
+    }
+    free(bl->e);
+    memset(bl, 0, sizeof *bl);
+}
+
+static int bucket_cb(void *ctx, const struct store_entry *e)
+{
+    struct bucket_list *bl = ctx;
+    if (!gluefs_bucket_allowed(S.g, e->key) ||
+        !name_ok(e->key, strlen(e->key)))
+        return 0;
+    return push_entry(bl, e->key, true, 0, e->mtime, "");
+}
+
+/* The buckets shown, cached as the listing of "/".  When ListBuckets is
+ * denied but buckets= names some, those are shown. */
+static int buckets_get(struct listing **out)
+{
+    *out = attrcache_get_listing(S.ac, "/");
+    if (*out) {
+        stats_add(STAT_dir_cache_hits, 1);
+        return 0;
+    }
+    stats_add(STAT_dir_cache_misses, 1);
+    struct bucket_list bl = {0};
+    int rc = S.store->ops->list_buckets(S.store, bucket_cb, &bl);
+    if (rc && S.g->bucket_filter && *S.g->bucket_filter) {
+        log_warn("cannot list the buckets (%s): showing buckets=%s",
+                 strerror(-rc), S.g->bucket_filter);
+        entries_release(&bl);
+        rc = 0;
+        const char *p = S.g->bucket_filter;
+        while (*p && !rc) {
+            const char *e = strchr(p, ',');
+            size_t len = e ? (size_t)(e - p) : strlen(p);
+            char name[BUCKET_MAX];
+            if (len && len < sizeof name) {
+                memcpy(name, p, len);
+                name[len] = '\0';
+                rc = push_entry(&bl, name, true, 0, 0, "");
+            }
+            p = e ? e + 1 : p + len;
+        }
+    }
+    if (rc) {
+        entries_release(&bl);
+        return rc;
+    }
+    struct listing *l = listing_build(bl.e, bl.n);
+    entries_release(&bl);
+    if (!l)
+        return -ENOMEM;
+    attrcache_put_listing(S.ac, "/", l, S.ttl);
+    *out = l;
+    return 0;
+}
+
+/* ---- listings ---- */
+
+struct list_ctx {
+    const char *bucket;
+    const char *prefix;
+    size_t plen;
+    struct bucket_list bl;
+};
+
+static int list_cb(void *ctx, const struct store_entry *e)
+{
+    struct list_ctx *c = ctx;
+    if (strncmp(e->key, c->prefix, c->plen))
+        return 0;
+    const char *rest = e->key + c->plen;
+    size_t len = strlen(rest);
+    if (e->is_prefix) {
+        if (len && rest[len - 1] == '/')
+            len--;
+    } else if (!len) {
+        return 0; /* the folder's own marker */
+    }
+    if (!name_ok(rest, len)) {
+        log_skip(c->bucket, e->key);
+        return 0;
+    }
+    char name[NAME_MAX + 1];
+    memcpy(name, rest, len);
+    name[len] = '\0';
+    int rc = push_entry(&c->bl, name, e->is_prefix, e->size, e->mtime,
+                        e->etag);
+    if (rc == -E2BIG) {
+        log_warn("listing of 's3://%s/%s' cut at %d entries", c->bucket,
+                 c->prefix, LISTING_ROWS_MAX);
+        return 1;
+    }
+    return rc;
+}
+
+/* The listing of folder PATH (BUCKET, KEY), from the cache or the store;
+ * every entry also fills the attribute cache. */
+static int listing_get(const char *path, const char *bucket, const char *key,
+                       struct listing **out)
+{
+    *out = attrcache_get_listing(S.ac, path);
+    if (*out) {
+        stats_add(STAT_dir_cache_hits, 1);
+        return 0;
+    }
+    stats_add(STAT_dir_cache_misses, 1);
+    char prefix[PATH_MAX];
+    int rc = dir_prefix(prefix, sizeof prefix, key);
+    if (rc)
+        return rc;
+    struct list_ctx c = {bucket, prefix, strlen(prefix), {0}};
+    rc = S.store->ops->list(S.store, bucket, prefix, "/", list_cb, &c);
+    if (rc) {
+        entries_release(&c.bl);
+        return rc;
+    }
+    struct listing *l = listing_build(c.bl.e, c.bl.n);
+    entries_release(&c.bl);
+    if (!l)
+        return -ENOMEM;
+    char child[PATH_MAX];
+    for (size_t i = 0; i < l->n; i++) {
+        const struct listing_entry *e = &l->e[i];
+        int n = snprintf(child, sizeof child, "%s/%s", path, e->name);
+        if (n < 0 || (size_t)n >= sizeof child)
+            continue;
+        struct attr a;
+        memset(&a, 0, sizeof a);
+        a.kind = e->is_dir ? ATTR_DIR : ATTR_FILE;
+        a.size = e->size;
+        a.mtime = e->mtime;
+        snprintf(a.etag, sizeof a.etag, "%s", e->etag);
+        attrcache_put(S.ac, child, &a, S.ttl, true);
+    }
+    attrcache_put_listing(S.ac, path, l, S.ttl);
+    *out = l;
+    return 0;
+}
+
+/* ---- lookups ---- */
+
+static int stop_cb(void *ctx, const struct store_entry *e)
+{
+    (void)e;
+    *(bool *)ctx = true;
+    return 1;
+}
+
+/* What PATH is: fills A (never ATTR_NEG: -ENOENT instead). */
+static int lookup(const char *path, struct attr *a)
+{
+    char bucket[BUCKET_MAX];
+    const char *key;
+    memset(a, 0, sizeof *a);
+    if (!strcmp(path, "/")) {
+        dir_attr(a, S.mount_time);
+        return 0;
+    }
+    int rc = split_path(path, bucket, &key);
+    if (rc)
+        return rc;
+    if (!*key) {
+        if (!gluefs_bucket_allowed(S.g, bucket))
+            return -ENOENT;
+        struct listing *l;
+        rc = buckets_get(&l);
+        if (rc)
+            return rc;
+        const struct listing_entry *e = listing_find(l, bucket);
+        if (e)
+            dir_attr(a, e->mtime);
+        listing_unref(l);
+        return e ? 0 : -ENOENT;
+    }
+    if (writers_attr(path, a))
+        return 0;
+    if (!attrcache_get(S.ac, path, a)) {
+        stats_add(STAT_attr_cache_hits, 1);
+        return a->kind == ATTR_NEG ? -ENOENT : 0;
+    }
+    stats_add(STAT_attr_cache_misses, 1);
+    /* The parent's listing, when cached, knows every child. */
+    const char *slash = strrchr(path, '/');
+    char parent[PATH_MAX];
+    size_t plen = (size_t)(slash - path);
+    if (plen < sizeof parent) {
+        memcpy(parent, path, plen);
+        parent[plen] = '\0';
+        struct listing *l = attrcache_get_listing(S.ac, parent);
+        if (l) {
+            const struct listing_entry *e = listing_find(l, slash + 1);
+            if (e) {
+                a->kind = e->is_dir ? ATTR_DIR : ATTR_FILE;
+                a->size = e->size;
+                a->mtime = e->mtime;
+                snprintf(a->etag, sizeof a->etag, "%s", e->etag);
+            } else {
+                a->kind = ATTR_NEG;
+            }
+            listing_unref(l);
+            attrcache_put(S.ac, path, a, a->kind == ATTR_NEG ? S.neg_ttl
+                                                             : S.ttl, true);
+            return a->kind == ATTR_NEG ? -ENOENT : 0;
+        }
+    }
+    /* A folder: anything under "key/" (its marker included). */
+    char prefix[PATH_MAX];
+    rc = dir_prefix(prefix, sizeof prefix, key);
+    if (rc)
+        return rc;
+    bool any = false;
+    rc = S.store->ops->list(S.store, bucket, prefix, "/", stop_cb, &any);
+    if (rc)
+        return rc;
+    if (any) {
+        dir_attr(a, S.mount_time);
+        attrcache_put(S.ac, path, a, S.ttl, false);
+        return 0;
+    }
+    struct store_head h;
+    rc = S.store->ops->head(S.store, bucket, key, &h);
+    if (rc == -ENOENT) {
+        a->kind = ATTR_NEG;
+        attrcache_put(S.ac, path, a, S.neg_ttl, false);
+        return -ENOENT;
+    }
+    if (rc)
+        return rc;
+    a->kind = ATTR_FILE;
+    a->size = h.size;
+    a->mtime = h.mtime;
+    memcpy(a->etag, h.etag, sizeof a->etag);
+    a->etag[sizeof a->etag - 1] = '\0';
+    a->meta = h.meta;
+    attrcache_put(S.ac, path, a, S.ttl, false);
+    return 0;
+}
+
+/* ---- init ---- */
+
+int fss3_init(struct gluefs *g)
+{
+    S.g = g;
+    S.store = g->store;
+    const struct config *cfg = g->cfg;
+    S.ttl = cfg && cfg->attr_ttl ? cfg->attr_ttl : 0;
+    S.neg_ttl = S.ttl < 2 ? S.ttl : 2;
+    S.uid = getuid();
+    S.gid = getgid();
+    S.mount_time = time(NULL);
+    memset(&S.rp, 0, sizeof S.rp);
+    S.rp.window_first = 512 << 10;
+    S.rp.window_seek = 256 << 10;
+    S.rp.window_max = cfg && cfg->readahead_max ? cfg->readahead_max
+                                                : 64ULL << 20;
+    S.rp.chunk_max = 8 << 20;
+    S.rp.inflight_max = 8;
+    S.up.part_size = cfg && cfg->part_size ? cfg->part_size : 8ULL << 20;
+    if (S.up.part_size < STORE_PART_MIN)
+        S.up.part_size = STORE_PART_MIN;
+    S.up.parts_in_flight = cfg && cfg->parts_in_flight ? cfg->parts_in_flight
+                                                      : 4;
+    S.up.cache_dir = cfg && cfg->cache_dir ? cfg->cache_dir : "/tmp";
+    int rc = attrcache_new(500000, 2000000, &S.ac);
+    if (!rc)
+        rc = reader_pool_new(16, &S.rpool);
+    if (!rc)
+        rc = reader_pool_new(16, &S.upool);
+    if (rc)
+        fss3_destroy();
+    return rc;
+}
+
+void fss3_destroy(void)
+{
+    reader_pool_free(S.rpool);
+    reader_pool_free(S.upool);
+    attrcache_free(S.ac);
+    S.rpool = S.upool = NULL;
+    S.ac = NULL;
+}
+
+/* ---- getattr / readdir ---- */
+
+int fss3_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+    struct attr a;
+    struct fss3_file *f = fi ? (struct fss3_file *)(uintptr_t)fi->fh : NULL;
+    if (f && f->up) {
+        memset(&a, 0, sizeof a);
+        a.kind = ATTR_FILE;
+        a.size = __atomic_load_n(&f->cur_size, __ATOMIC_RELAXED);
+        a.meta = f->meta;
+        a.mtime = time(NULL);
+        fill_stat(&a, st);
+        return 0;
+    }
+    int rc = lookup(path, &a);
+    if (rc)
+        return rc;
+    fill_stat(&a, st);
+    return 0;
+}
+
+struct fill_ctx {
+    void *buf;
+    fuse_fill_dir_t filler;
+    bool plus;
+};
+
+static int fill_one(struct fill_ctx *fc, const char *name, const struct attr *a)
+{
+    struct stat st;
+    fill_stat(a, &st);
+    return fc->filler(fc->buf, name, &st, 0,
+                      fc->plus ? FUSE_FILL_DIR_PLUS : (enum fuse_fill_dir_flags)0);
+}
+
+int fss3_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
+                 off_t off, struct fuse_file_info *fi,
+                 enum fuse_readdir_flags flags)
+{
+    (void)off;
+    (void)fi;
+    struct fill_ctx fc = {buf, filler, (flags & FUSE_READDIR_PLUS) != 0};
+    struct listing *l = NULL;
+    int rc;
+    struct attr a;
+    char bucket[BUCKET_MAX];
+    const char *key = "";
+    bool root = !strcmp(path, "/");
+    if (root) {
+        rc = buckets_get(&l);
+    } else {
+        rc = split_path(path, bucket, &key);
+        if (!rc && !*key && !gluefs_bucket_allowed(S.g, bucket))
+            rc = -ENOENT;
+        if (!rc)
+            rc = listing_get(path, bucket, key, &l);
+        if (!rc && !l->n && *key) {
+            /* Nothing under it: a folder only if its marker exists. */
+            listing_unref(l);
+            l = NULL;
+            rc = lookup(path, &a);
+            if (!rc && a.kind != ATTR_DIR)
+                rc = -ENOTDIR;
+            if (!rc)
+                rc = listing_get(path, bucket, key, &l);
+        }
+    }
+    if (rc)
+        return rc;
+    dir_attr(&a, S.mount_time);
+    filler(buf, ".", NULL, 0, 0);
+    filler(buf, "..", NULL, 0, 0);
+    char child[PATH_MAX];
+    for (size_t i = 0; i < l->n; i++) {
+        const struct listing_entry *e = &l->e[i];
+        struct attr ca;
+        int n = snprintf(child, sizeof child, "%s/%s", root ? "" : path,
+                         e->name);
+        if (root || n < 0 || (size_t)n >= sizeof child ||
+            attrcache_get(S.ac, child, &ca) || ca.kind == ATTR_NEG) {
+            memset(&ca, 0, sizeof ca);
+            ca.kind = e->is_dir ? ATTR_DIR : ATTR_FILE;
+            ca.size = e->size;
+            ca.mtime = e->mtime;
+        }
+        if (fill_one(&fc, e->name, &ca))
+            break;
+    }
+    /* Files being written here that the store does not show yet. */
+    if (!root) {
+        size_t plen = strlen(path);
+        pthread_mutex_lock(&S.wlock);
+        for (struct fss3_file *f = S.writers; f; f = f->wnext) {
+            if (strncmp(f->path, path, plen) || f->path[plen] != '/' ||
+                strchr(f->path + plen + 1, '/') ||
+                listing_find(l, f->path + plen + 1))
+                continue;
+            struct attr wa;
+            memset(&wa, 0, sizeof wa);
+            wa.kind = ATTR_FILE;
+            wa.size = __atomic_load_n(&f->cur_size, __ATOMIC_RELAXED);
+            wa.meta = f->meta;
+            if (fill_one(&fc, f->path + plen + 1, &wa))
+                break;
+        }
+        pthread_mutex_unlock(&S.wlock);
+    }
+    listing_unref(l);
+    return 0;
+}
+
+/* ---- open files ---- */
+
+static void file_put(struct fss3_file *f)
+{
+    if (!f || __atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL))
+        return;
+    reader_free(f->rd);
+    upload_free(f->up);
+    pthread_mutex_destroy(&f->lock);
+    free(f->path);
+    free(f->bucket);
+    free(f->key);
+    free(f);
+}
+
+static void file_free(struct fss3_file *f);
+
+static int file_new(const char *path, int flags, struct fss3_file **out)
+{
+    *out = NULL;
+    char bucket[BUCKET_MAX];
+    const char *key;
+    int rc = split_path(path, bucket, &key);
+    if (rc)
+        return rc;
+    if (!*key)
+        return -EISDIR;
+    struct fss3_file *f = calloc(1, sizeof *f);
+    if (!f)
+        return -ENOMEM;
+    pthread_mutex_init(&f->lock, NULL);
+    f->refs = 1;
+    f->path = strdup(path);
+    f->bucket = strdup(bucket);
+    f->key = strdup(key);
+    if (!f->path || !f->bucket || !f->key) {
+        file_free(f);
+        return -ENOMEM;
+    }
+    f->flags = flags;
+    f->refs = 1;
+    *out = f;
+    return 0;
+}
+
+/* Take F out of service: no new writer_get() finds it; freed when the
+ * last reference goes. */
+static void file_free(struct fss3_file *f)
+{
+    if (!f)
+        return;
+    writers_remove(f);
+    file_put(f);
+}
+
+static void new_meta(struct store_meta *m, mode_t mode)
+{
+    memset(m, 0, sizeof *m);
+    m->has_mode = m->has_uid = m->has_gid = m->has_mtime = true;
+    m->mode = S_IFREG | (mode & 07777);
+    m->uid = S.uid;
+    m->gid = S.gid;
+    m->mtime = time(NULL);
+}
+
+/* Start streaming new content for F (f->lock held). */
+static int file_stream(struct fss3_file *f)
+{
+    int rc = upload_new_stream(S.store, S.upool, f->bucket, f->key, &S.up,
+                               &f->up);
+    if (rc)
+        return rc;
+    upload_set_meta(f->up, &f->meta);
+    __atomic_store_n(&f->cur_size, 0, __ATOMIC_RELAXED);
+    writers_add(f);
+    return 0;
+}
+
+/* Make sure F has an upload for writing (f->lock held): an existing
+ * object is staged (downloaded) now, an empty one streams. */
+static int file_writable(struct fss3_file *f)
+{
+    if (f->up)
+        return 0;
+    if (!f->exists || !f->size)
+        return file_stream(f);
+    int rc = upload_new_staged(S.store, S.upool, f->bucket, f->key, f->size,
+                               &S.up, &f->up);
+    if (rc)
+        return rc;
+    upload_set_meta(f->up, &f->meta);
+    __atomic_store_n(&f->cur_size, upload_size(f->up), __ATOMIC_RELAXED);
+    writers_add(f);
+    return 0;
+}
+
+int fss3_open(const char *path, struct fuse_file_info *fi)
+{
+    struct attr a;
+    int rc = lookup(path, &a);
+    if (rc)
+        return rc;
+    if (a.kind == ATTR_DIR)
+        return -EISDIR;
+    struct fss3_file *f;
+    rc = file_new(path, fi->flags, &f);
+    if (rc)
+        return rc;
+    f->exists = true;
+    f->size = a.size;
+    f->meta = a.meta;
+    if ((fi->flags & O_ACCMODE) != O_RDONLY && (fi->flags & O_TRUNC)) {
+        pthread_mutex_lock(&f->lock);
+        rc = file_stream(f);
+        pthread_mutex_unlock(&f->lock);
+        if (rc) {
+            file_free(f);
+            return rc;
+        }
+    }
+    fi->fh = (uint64_t)(uintptr_t)f;
+    return 0;
+}
+
+int fss3_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+    struct fss3_file *f;
+    int rc = file_new(path, fi->flags, &f);
+    if (rc)
+        return rc == -EISDIR ? -EPERM : rc;
+    new_meta(&f->meta, mode);
+    pthread_mutex_lock(&f->lock);
+    rc = file_stream(f);
+    pthread_mutex_unlock(&f->lock);
+    if (rc) {
+        file_free(f);
+        return rc;
+    }
+    fi->fh = (uint64_t)(uintptr_t)f;
+    return 0;
+}
+
+int fss3_read(const char *path, char *buf, size_t size, off_t off,
+              struct fuse_file_info *fi)
+{
+    (void)path;
+    struct fss3_file *f = (struct fss3_file *)(uintptr_t)fi->fh;
+    if (!f || off < 0)
+        return -EBADF;
+    pthread_mutex_lock(&f->lock);
+    struct upload *up = f->up;
+    int rc = 0;
+    if (!up && !f->rd)
+        rc = reader_new(S.store, S.rpool, f->bucket, f->key, f->size, &S.rp,
+                        &f->rd);
+    struct reader *rd = f->rd;
+    pthread_mutex_unlock(&f->lock);
+    if (rc)
+        return rc;
+    ssize_t n = up ? upload_read(up, buf, size, (uint64_t)off)
+                   : reader_read(rd, buf, size, (uint64_t)off);
+    return (int)n;
+}
+
+int fss3_write(const char *path, const char *buf, size_t size, off_t off,
+               struct fuse_file_info *fi)
+{
+    (void)path;
+    struct fss3_file *f = (struct fss3_file *)(uintptr_t)fi->fh;
+    if (!f || off < 0)
+        return -EBADF;
+    pthread_mutex_lock(&f->lock);
+    int rc = file_writable(f);
+    struct upload *up = f->up;
+    f->mtime_set = false;
+    pthread_mutex_unlock(&f->lock);
+    if (rc)
+        return rc;
+    ssize_t n = upload_write(up, buf, size, (uint64_t)off);
+    if (n >= 0) {
+        uint64_t s = upload_size(up);
+        __atomic_store_n(&f->cur_size, s, __ATOMIC_RELAXED);
+    }
+    return (int)n;
+}
+
+/* Upload F if it has unsent content; update caches on success. */
+static int file_flush(struct fss3_file *f)
+{
+    pthread_mutex_lock(&f->lock);
+    struct upload *up = f->up;
+    if (!up) {
+        pthread_mutex_unlock(&f->lock);
+        return 0;
+    }
+    struct store_meta meta = f->meta;
+    bool has_meta = meta.has_mode || meta.has_uid || meta.has_gid ||
+                    meta.has_mtime;
+    if (upload_dirty(up) && meta.has_mtime && !f->mtime_set)
+        meta.mtime = time(NULL);
+    bool uploaded = false;
+    int rc = upload_flush(up, has_meta ? &meta : NULL, &uploaded);
+    if (!rc && uploaded) {
+        f->meta = meta;
+        f->exists = true;
+        f->size = upload_size(up);
+        gluefs_object_changed(f->bucket, f->key);
+        struct attr a;
+        memset(&a, 0, sizeof a);
+        a.kind = ATTR_FILE;
+        a.size = f->size;
+        a.mtime = meta.has_mtime ? meta.mtime : time(NULL);
+        a.meta = has_meta ? meta : a.meta;
+        attrcache_put(S.ac, f->path, &a, S.ttl, false);
+    }
+    pthread_mutex_unlock(&f->lock);
+    return rc;
+}
+
+int fss3_flush(const char *path, struct fuse_file_info *fi)
+{
+    (void)path;
+    struct fss3_file *f = (struct fss3_file *)(uintptr_t)fi->fh;
+    return f ? file_flush(f) : 0;
+}
+
+int fss3_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+{
+    (void)datasync;
+    return fss3_flush(path, fi);
+}
+
+int fss3_release(const char *path, struct fuse_file_info *fi)
+{
+    (void)path;
+    struct fss3_file *f = (struct fss3_file *)(uintptr_t)fi->fh;
+    if (!f)
+        return 0;
+    int rc = file_flush(f); /* logged by the upload */
+    (void)rc;
+    file_free(f);
+    fi->fh = 0;
+    return 0;
+}
+
+/* Find a handle writing PATH; returned with a reference and f->lock
+ * held (release with writer_unlock). */
+static struct fss3_file *writer_lock(const char *path)
+{
+    struct fss3_file *f = NULL;
+    pthread_mutex_lock(&S.wlock);
+    for (f = S.writers; f; f = f->wnext)
+        if (!strcmp(f->path, path))
+            break;
+    if (f)
+        __atomic_add_fetch(&f->refs, 1, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&S.wlock);
+    if (f)
+        pthread_mutex_lock(&f->lock); /* lock order: f->lock, then S.wlock */
+    return f;
+}
+
+static void writer_unlock(struct fss3_file *f)
+{
+    pthread_mutex_unlock(&f->lock);
+    file_put(f);
+}
+
+int fss3_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+    if (size < 0)
+        return -EINVAL;
+    struct fss3_file *f = fi ? (struct fss3_file *)(uintptr_t)fi->fh : NULL;
+    bool own = false, listed = false;
+    int rc;
+    if (f) {
+        pthread_mutex_lock(&f->lock);
+    } else if ((f = writer_lock(path))) {
+        listed = true;
+    } else {
+        struct attr a;
+        rc = lookup(path, &a);
+        if (rc)
+            return rc;
+        if (a.kind == ATTR_DIR)
+            return -EISDIR;
+        if (a.size == (uint64_t)size)
+            return 0;
+        rc = file_new(path, O_WRONLY, &f);
+        if (rc)
+            return rc;
+        f->exists = true;
+        f->size = a.size;
+        f->meta = a.meta;
+        own = true;
+        pthread_mutex_lock(&f->lock);
+    }
+    rc = 0;
+    if (!f->up && size == 0)
+        rc = file_stream(f); /* nothing to download */
+    if (!rc)
+        rc = file_writable(f);
+    if (!rc)
+        rc = upload_truncate(f->up, (uint64_t)size);
+    if (!rc)
+        __atomic_store_n(&f->cur_size, (uint64_t)size, __ATOMIC_RELAXED);
+    f->mtime_set = false;
+    if (listed)
+        writer_unlock(f);
+    else
+        pthread_mutex_unlock(&f->lock);
+    if (own) {
+        if (!rc)
+            rc = file_flush(f);
+        file_free(f);
+    }
+    return rc;
+}
+
+/* ---- namespace changes ---- */
+
+/* BUCKET and KEY of PATH, refusing the root and bucket level. */
+static int object_path(const char *path, char bucket[BUCKET_MAX],
+                       const char **key)
+{
+    int rc = split_path(path, bucket, key);
+    if (rc)
+        return !strcmp(path, "/") ? -EPERM : rc;
+    return **key ? 0 : -EPERM;
+}
+
+int fss3_unlink(const char *path)
+{
+    char bucket[BUCKET_MAX];
+    const char *key;
+    int rc = object_path(path, bucket, &key);
+    if (rc)
+        return rc;
+    rc = S.store->ops->del(S.store, bucket, key);
+    if (rc)
+        return rc;
+    gluefs_object_changed(bucket, key);
+    struct attr a;
+    memset(&a, 0, sizeof a);
+    a.kind = ATTR_NEG;
+    attrcache_put(S.ac, path, &a, S.neg_ttl, false);
+    return 0;
+}
+
+int fss3_mkdir(const char *path, mode_t mode)
+{
+    char bucket[BUCKET_MAX];
+    const char *key;
+    int rc = object_path(path, bucket, &key);
+    if (rc)
+        return rc;
+    char marker[PATH_MAX];
+    rc = dir_prefix(marker, sizeof marker, key);
+    if (rc)
+        return rc;
+    struct store_meta m;
+    new_meta(&m, mode);
+    m.mode = S_IFDIR | (mode & 07777);
+    rc = S.store->ops->put(S.store, bucket, marker, "", 0, &m);
+    if (rc)
+        return rc;
+    gluefs_object_changed(bucket, marker);
+    struct attr a;
+    dir_attr(&a, m.mtime);
+    attrcache_put(S.ac, path, &a, S.ttl, false);
+    return 0;
+}
+
+struct empty_ctx {
+    const char *marker;
+    bool marker_seen, other;
+};
+
+static int empty_cb(void *ctx, const struct store_entry *e)
+{
+    struct empty_ctx *c = ctx;
+    if (!e->is_prefix && !strcmp(e->key, c->marker)) {
+        c->marker_seen = true;
+        return 0;
+    }
+    c->other = true;
+    return 1;
+}
+
+/* Is folder BUCKET/KEY empty (ENOTEMPTY if not)?  *MARKER says whether
+ * its "key/" marker exists. */
+static int folder_empty(const char *path, const char *bucket, const char *key,
+                        bool *marker)
+{
+    char prefix[PATH_MAX];
+    int rc = dir_prefix(prefix, sizeof prefix, key);
+    if (rc)
+        return rc;
+    struct empty_ctx c = {prefix, false, false};
+    rc = S.store->ops->list(S.store, bucket, prefix, "/", empty_cb, &c);
+    if (rc)
+        return rc;
+    if (c.other || writers_under(path))
+        return -ENOTEMPTY;
+    *marker = c.marker_seen;
+    return 0;
+}
+
+int fss3_rmdir(const char *path)
+{
+    char bucket[BUCKET_MAX];
+    const char *key;
+    int rc = object_path(path, bucket, &key);
+    if (rc)
+        return rc;
+    bool marker = false;
+    rc = folder_empty(path, bucket, key, &marker);
+    if (rc)
+        return rc;
+    if (!marker)
+        return -ENOENT;
+    char m[PATH_MAX];
+    rc = dir_prefix(m, sizeof m, key);
+    if (!rc)
+        rc = S.store->ops->del(S.store, bucket, m);
+    if (rc)
+        return rc;
+    gluefs_object_changed(bucket, m);
+    return 0;
+}
+
+struct keys_ctx {
+    struct bucket_list bl; /* names are full keys */
+};
+
+static int keys_cb(void *ctx, const struct store_entry *e)
+{
+    struct keys_ctx *k = ctx;
+    if (e->is_prefix)
+        return 0;
+    return push_entry(&k->bl, e->key, false, e->size, e->mtime, e->etag);
+}
+
+/* Copy BUCKET/KEY to TB/TK (metadata kept), then delete the source. */
+static int move_object(const char *fb, const char *fk, const char *tb,
+                       const char *tk)
+{
+    int rc = S.store->ops->copy(S.store, fb, fk, tb, tk, NULL);
+    if (rc) {
+        log_err("cannot copy 's3://%s/%s' to 's3://%s/%s': %s", fb, fk, tb,
+                tk, strerror(-rc));
+        return rc;
+    }
+    gluefs_object_changed(tb, tk);
+    rc = S.store->ops->del(S.store, fb, fk);
+    if (rc) {
+        log_err("cannot delete 's3://%s/%s' after copying it: %s", fb, fk,
+                strerror(-rc));
+        return rc;
+    }
+    gluefs_object_changed(fb, fk);
+    return 0;
+}
+
+static int rename_folder(const char *fb, const char *fk, const char *tb,
+                         const char *tk)
+{
+    char fp[PATH_MAX], tp[PATH_MAX];
+    int rc = dir_prefix(fp, sizeof fp, fk);
+    if (!rc)
+        rc = dir_prefix(tp, sizeof tp, tk);
+    if (rc)
+        return rc;
+    size_t flen = strlen(fp);
+    if (!strcmp(fb, tb) && !strncmp(tp, fp, flen))
+        return -EINVAL; /* into itself */
+    struct keys_ctx k = {{0}};
+    rc = S.store->ops->list(S.store, fb, fp, NULL, keys_cb, &k);
+    if (rc) {
+        entries_release(&k.bl);
+        return rc;
+    }
+    log_info("renaming folder 's3://%s/%s' to 's3://%s/%s': %zu objects "
+             "(not atomic)", fb, fp, tb, tp, k.bl.n);
+    char dst[PATH_MAX];
+    for (size_t i = 0; i < k.bl.n && !rc; i++) {
+        const char *src = k.bl.e[i].name;
+        int n = snprintf(dst, sizeof dst, "%s%s", tp, src + flen);
+        if (n < 0 || (size_t)n >= sizeof dst) {
+            rc = -ENAMETOOLONG;
+            break;
+        }
+        rc = move_object(fb, src, tb, dst);
+        if ((i + 1) % 1000 == 0)
+            log_info("renaming 's3://%s/%s': %zu of %zu objects moved", fb,
+                     fp, i + 1, k.bl.n);
+    }
+    if (rc)
+        log_err("renaming folder 's3://%s/%s' stopped part way: %s", fb, fp,
+                strerror(-rc));
+    entries_release(&k.bl);
+    return rc;
+}
+
+int fss3_rename(const char *from, const char *to, unsigned int flags)
+{
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
+    if (flags & RENAME_EXCHANGE)
+        return -EINVAL;
+    if (flags & ~(unsigned)RENAME_NOREPLACE)
+        return -EINVAL;
+    char fb[BUCKET_MAX], tb[BUCKET_MAX];
+    const char *fk, *tk;
+    int rc = object_path(from, fb, &fk);
+    if (!rc)
+        rc = object_path(to, tb, &tk);
+    if (rc)
+        return rc;
+    if (!strcmp(from, to))
+        return 0;
+    struct attr fa, ta;
+    rc = lookup(from, &fa);
+    if (rc)
+        return rc;
+    rc = lookup(to, &ta);
+    bool target = rc == 0;
+    if (rc && rc != -ENOENT)
+        return rc;
+    if (target && (flags & RENAME_NOREPLACE))
+        return -EEXIST;
+    if (fa.kind == ATTR_DIR) {
+        if (target && ta.kind != ATTR_DIR)
+            return -ENOTDIR;
+        if (target) {
+            bool marker = false;
+            rc = folder_empty(to, tb, tk, &marker);
+            if (rc)
+                return rc;
+            if (marker) {
+                char m[PATH_MAX];
+                rc = dir_prefix(m, sizeof m, tk);
+                if (!rc)
+                    rc = S.store->ops->del(S.store, tb, m);
+                if (rc)
+                    return rc;
+            }
+        }
+        rc = rename_folder(fb, fk, tb, tk);
+    } else {
+        if (target && ta.kind == ATTR_DIR)
+            return -EISDIR;
+        rc = move_object(fb, fk, tb, tk);
+    }
+    attrcache_drop(S.ac, from);
+    attrcache_drop(S.ac, to);
+    return rc;
+}
+
+/* ---- metadata ---- */
+
+enum meta_change { M_MODE, M_OWNER, M_MTIME };
+
+static int set_meta(const char *path, enum meta_change what, mode_t mode,
+                    uid_t uid, gid_t gid, int64_t mtime)
+{
+    char bucket[BUCKET_MAX];
+    const char *key;
+    int rc = object_path(path, bucket, &key);
+    if (rc)
+        return rc;
+    /* A file being written: kept for its upload. */
+    struct fss3_file *f = writer_lock(path);
+    if (f) {
+        struct store_meta *m = &f->meta;
+        switch (what) {
+        case M_MODE: m->has_mode = true; m->mode = S_IFREG | (mode & 07777); break;
+        case M_OWNER:
+            if (uid != (uid_t)-1) { m->has_uid = true; m->uid = uid; }
+            if (gid != (gid_t)-1) { m->has_gid = true; m->gid = gid; }
+            break;
+        case M_MTIME:
+            m->has_mtime = true;
+            m->mtime = mtime;
+            f->mtime_set = true;
+            break;
+        }
+        bool pending = f->up && upload_dirty(f->up);
+        if (pending)
+            upload_set_meta(f->up, m);
+        writer_unlock(f);
+        if (pending)
+            return 0;
+        /* Already uploaded: change the object below. */
+    }
+    struct attr a;
+    rc = lookup(path, &a);
+    if (rc)
+        return rc;
+    if (a.kind == ATTR_DIR)
+        return 0; /* folders keep no attributes (documented) */
+    struct store_head h;
+    rc = S.store->ops->head(S.store, bucket, key, &h);
+    if (rc)
+        return rc;
+    struct store_meta m = h.meta;
+    switch (what) {
+    case M_MODE:
+        m.has_mode = true;
+        m.mode = S_IFREG | (mode & 07777);
+        break;
+    case M_OWNER:
+        if (uid != (uid_t)-1) {
+            m.has_uid = true;
+            m.uid = uid;
+        }
+        if (gid != (gid_t)-1) {
+            m.has_gid = true;
+            m.gid = gid;
+        }
+        break;
+    case M_MTIME:
+        m.has_mtime = true;
+        m.mtime = mtime;
+        break;
+    }
+    if (!m.has_mtime) { /* keep what stat showed */
+        m.has_mtime = true;
+        m.mtime = h.mtime;
+    }
+    rc = S.store->ops->copy(S.store, bucket, key, bucket, key, &m);
+    if (rc)
+        return rc;
+    gluefs_object_changed(bucket, key);
+    memset(&a, 0, sizeof a);
+    a.kind = ATTR_FILE;
+    a.size = h.size;
+    a.mtime = m.mtime;
+    snprintf(a.etag, sizeof a.etag, "%s", h.etag);
+    a.meta = m;
+    attrcache_put(S.ac, path, &a, S.ttl, false);
+    return 0;
+}
+
+int fss3_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+    (void)fi;
+    return set_meta(path, M_MODE, mode, 0, 0, 0);
+}
+
+int fss3_chown(const char *path, uid_t uid, gid_t gid,
+               struct fuse_file_info *fi)
+{
+    (void)fi;
+    if (uid == (uid_t)-1 && gid == (gid_t)-1)
+        return 0;
+    return set_meta(path, M_OWNER, 0, uid, gid, 0);
+}
+
+int fss3_utimens(const char *path, const struct timespec tv[2],
+                 struct fuse_file_info *fi)
+{
+    (void)fi;
+    int64_t mtime;
+    if (!tv || tv[1].tv_nsec == UTIME_NOW)
+        mtime = (int64_t)now_real();
+    else if (tv[1].tv_nsec == UTIME_OMIT)
+        return 0; /* atime is not stored */
+    else
+        mtime = (int64_t)tv[1].tv_sec;
+    return set_meta(path, M_MTIME, 0, 0, 0, mtime);
+}
+
+int fss3_statfs(const char *path, struct statvfs *st)
+{
+    (void)path;
+    memset(st, 0, sizeof *st);
+    st->f_bsize = 4096;
+    st->f_frsize = 4096;
+    st->f_blocks = 1ULL << 38; /* 1 PiB: object stores have no bound */
+    st->f_bfree = st->f_blocks;
+    st->f_bavail = st->f_blocks;
+    st->f_files = 1ULL << 32;
+    st->f_ffree = st->f_files;
+    st->f_favail = st->f_files;
+    st->f_namemax = NAME_MAX;
+    return 0;
+}
+
+/* ---- invalidation ---- */
+
+void fss3_invalidate(const char *bucket, const char *key)
+{
+    if (!S.ac || !bucket)
+        return;
+    char path[PATH_MAX];
+    if (join_path(path, sizeof path, bucket, key ? key : ""))
+        return;
+    attrcache_drop(S.ac, path);
+    attrcache_drop_listing(S.ac, path);
+    /* Every parent folder: its listing, and its own attributes (a folder
+     * may appear or vanish with this key). */
+    size_t blen = strlen(bucket) + 1; /* "/bucket" */
+    for (char *s = strrchr(path, '/'); s && (size_t)(s - path) >= blen;
+         s = strrchr(path, '/')) {
+        *s = '\0';
+        attrcache_drop_listing(S.ac, path);
+        if (strlen(path) > blen)
+            attrcache_drop(S.ac, path);
+    }
+}

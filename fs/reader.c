@@ -1,2 +1,427 @@
-/* placeholder until the module lands */
-typedef int gluefs_placeholder_reader_t;
+/* reader.c - the worker pool and per-file read-ahead; see reader.h */
+#include "reader.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "stats.h"
+#include "store.h"
+
+/* ---- worker pool ---- */
+
+struct reader_pool {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct reader_job *head, *tail;
+    bool stop;
+    unsigned nthreads;
+    pthread_t *threads;
+};
+
+static void *pool_main(void *arg)
+{
+    struct reader_pool *p = arg;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while (!p->head && !p->stop)
+            pthread_cond_wait(&p->cond, &p->lock);
+        struct reader_job *j = p->head;
+        if (!j)
+            break; /* stopping and drained */
+        p->head = j->next;
+        if (!p->head)
+            p->tail = NULL;
+        pthread_mutex_unlock(&p->lock);
+        j->next = NULL;
+        j->run(j);
+        pthread_mutex_lock(&p->lock);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+int reader_pool_new(unsigned threads, struct reader_pool **out)
+{
+    *out = NULL;
+    struct reader_pool *p = calloc(1, sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    p->threads = calloc(threads ? threads : 1, sizeof *p->threads);
+    if (!p->threads) {
+        free(p);
+        return -ENOMEM;
+    }
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->cond, NULL);
+    for (unsigned i = 0; i < (threads ? threads : 1); i++) {
+        int rc = pthread_create(&p->threads[i], NULL, pool_main, p);
+        if (rc) {
+            if (!p->nthreads) {
+                free(p->threads);
+                free(p);
+                return -rc;
+            }
+            break; /* fewer threads still work */
+        }
+        p->nthreads++;
+    }
+    *out = p;
+    return 0;
+}
+
+void reader_pool_submit(struct reader_pool *p, struct reader_job *j)
+{
+    j->next = NULL;
+    pthread_mutex_lock(&p->lock);
+    if (p->tail)
+        p->tail->next = j;
+    else
+        p->head = j;
+    p->tail = j;
+    pthread_cond_signal(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+}
+
+void reader_pool_free(struct reader_pool *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->stop = true;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    for (unsigned i = 0; i < p->nthreads; i++)
+        pthread_join(p->threads[i], NULL);
+    pthread_cond_destroy(&p->cond);
+    pthread_mutex_destroy(&p->lock);
+    free(p->threads);
+    free(p);
+}
+
+/* ---- read-ahead ---- */
+
+enum chunk_state { C_QUEUED, C_LOADING, C_DONE };
+
+struct chunk {
+    struct reader_job job;  /* first: the pool hands us this */
+    struct chunk *next;     /* in the reader's window, by offset */
+    struct reader *r;
+    uint64_t off;
+    size_t len;
+    char *data;             /* LEN bytes */
+    size_t got;             /* bytes received; published under r->lock */
+    size_t used;            /* bytes handed to readers */
+    enum chunk_state state;
+    int err;
+    int refs;               /* window + worker + waiting readers */
+    int waiters;            /* readers waiting for its bytes */
+    bool dropped;           /* out of the window */
+};
+
+struct reader {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct store *store;
+    struct reader_pool *pool;
+    char *bucket, *key;
+    uint64_t size;
+    struct reader_params p;
+    struct chunk *head, *tail; /* consecutive chunks */
+    uint64_t fetch_end;        /* end of the last chunk (valid if head) */
+    uint64_t max_pos;          /* furthest byte asked for + 1 */
+    uint64_t window;
+    unsigned inflight;         /* chunks queued or loading */
+    bool closing;
+};
+
+int reader_new(struct store *s, struct reader_pool *pool, const char *bucket,
+               const char *key, uint64_t size, const struct reader_params *p,
+               struct reader **out)
+{
+    *out = NULL;
+    struct reader *r = calloc(1, sizeof *r);
+    if (!r)
+        return -ENOMEM;
+    r->bucket = strdup(bucket);
+    r->key = strdup(key);
+    if (!r->bucket || !r->key) {
+        free(r->bucket);
+        free(r->key);
+        free(r);
+        return -ENOMEM;
+    }
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->cond, NULL);
+    r->store = s;
+    r->pool = pool;
+    r->size = size;
+    r->p = *p;
+    if (!r->p.window_seek)
+        r->p.window_seek = 256 << 10;
+    if (!r->p.window_first)
+        r->p.window_first = 512 << 10;
+    if (r->p.window_max < r->p.window_first)
+        r->p.window_max = r->p.window_first;
+    if (r->p.window_max < r->p.window_seek)
+        r->p.window_max = r->p.window_seek;
+    if (!r->p.chunk_max)
+        r->p.chunk_max = 8 << 20;
+    if (!r->p.inflight_max)
+        r->p.inflight_max = 8;
+    r->window = r->p.window_first;
+    *out = r;
+    return 0;
+}
+
+/* Drop one reference to C (r->lock held); the last one frees it. */
+static void chunk_put(struct chunk *c)
+{
+    if (--c->refs)
+        return;
+    if (c->got > c->used)
+        stats_add(STAT_readahead_bytes_wasted, c->got - c->used);
+    free(c->data);
+    free(c);
+}
+
+/* Take C (already unlinked) out of the window (r->lock held). */
+static void chunk_drop(struct chunk *c)
+{
+    c->dropped = true;
+    chunk_put(c);
+}
+
+static void drop_all(struct reader *r)
+{
+    struct chunk *c = r->head;
+    r->head = r->tail = NULL;
+    while (c) {
+        struct chunk *next = c->next;
+        chunk_drop(c);
+        c = next;
+    }
+}
+
+static int fetch_cb(void *ctx, const void *data, size_t len)
+{
+    struct chunk *c = ctx;
+    struct reader *r = c->r;
+    size_t room = c->len - c->got;
+    if (len > room)
+        len = room; /* the object grew: keep what the window asked for */
+    memcpy(c->data + c->got, data, len);
+    pthread_mutex_lock(&r->lock);
+    c->got += len;
+    /* A dropped chunk that a reader still waits for goes on loading. */
+    bool stop = (c->dropped && !c->waiters) || r->closing;
+    if (c->waiters)
+        pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+    return stop ? -ECANCELED : 0;
+}
+
+static void pump(struct reader *r, uint64_t need_end);
+
+static void fetch_run(struct reader_job *j)
+{
+    struct chunk *c = (struct chunk *)j;
+    struct reader *r = c->r;
+    pthread_mutex_lock(&r->lock);
+    bool skip = (c->dropped && !c->waiters) || r->closing;
+    if (!skip)
+        c->state = C_LOADING;
+    pthread_mutex_unlock(&r->lock);
+    int rc = -ECANCELED;
+    if (!skip) {
+        rc = r->store->ops->get(r->store, r->bucket, r->key, c->off, c->len,
+                                fetch_cb, c);
+        if (rc && rc != -ECANCELED)
+            log_warn("cannot read 's3://%s/%s' at %llu: %s", r->bucket,
+                     r->key, (unsigned long long)c->off, strerror(-rc));
+    }
+    pthread_mutex_lock(&r->lock);
+    c->state = C_DONE;
+    c->err = rc;
+    r->inflight--;
+    bool more = !c->dropped && !r->closing && !rc;
+    chunk_put(c); /* the worker's reference */
+    if (more)
+        pump(r, 0);
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+}
+
+static uint64_t chunk_size(const struct reader *r)
+{
+    uint64_t cs = r->window / 4;
+    if (cs < (256 << 10))
+        cs = 256 << 10;
+    if (cs > r->p.chunk_max)
+        cs = r->p.chunk_max;
+    if (cs > r->window)
+        cs = r->window;
+    return cs;
+}
+
+/* Queue chunks: always up to NEED_END, then read-ahead while at least
+ * half of the next chunk lies within max_pos + window and fewer than
+ * inflight_max GETs are in flight (r->lock held). */
+static void pump(struct reader *r, uint64_t need_end)
+{
+    uint64_t limit = r->max_pos + r->window;
+    for (;;) {
+        uint64_t start = r->head ? r->fetch_end : r->max_pos;
+        if (start >= r->size)
+            break;
+        uint64_t cs = chunk_size(r);
+        if (start >= need_end &&
+            (r->inflight >= r->p.inflight_max || start + cs / 2 > limit))
+            break;
+        uint64_t len = r->size - start < cs ? r->size - start : cs;
+        /* No tiny tail chunk: take it along. */
+        if (r->size - start - len < cs / 2)
+            len = r->size - start;
+        struct chunk *c = calloc(1, sizeof *c);
+        char *data = c ? malloc(len) : NULL;
+        if (!data) {
+            free(c);
+            break; /* the reader sees no chunk and returns -ENOMEM */
+        }
+        c->data = data;
+        c->r = r;
+        c->off = start;
+        c->len = len;
+        c->refs = 2; /* the window and the worker */
+        c->job.run = fetch_run;
+        if (r->tail)
+            r->tail->next = c;
+        else
+            r->head = c;
+        r->tail = c;
+        r->fetch_end = start + len;
+        r->inflight++;
+        reader_pool_submit(r->pool, &c->job);
+    }
+}
+
+/* Make sure POS is in the window, moving or restarting it (r->lock
+ * held). */
+static void ensure_window(struct reader *r, uint64_t pos, uint64_t need_end)
+{
+    bool covered = r->head && pos >= r->head->off && pos < r->fetch_end;
+    if (!covered) {
+        /* Just past the window (a reader faster than the read-ahead, or
+         * reads slightly out of order): still sequential. */
+        bool seq = r->head ? (pos >= r->fetch_end &&
+                              pos <= r->fetch_end + r->window)
+                           : (pos == r->max_pos && pos > 0);
+        drop_all(r);
+        if (seq)
+            r->window *= 2;
+        else
+            r->window = pos == 0 ? r->p.window_first : r->p.window_seek;
+        if (r->window > r->p.window_max)
+            r->window = r->p.window_max;
+        r->max_pos = pos;
+    } else {
+        /* Keep one chunk's worth behind POS for reordered reads. */
+        uint64_t keep = chunk_size(r);
+        while (r->head && r->head != r->tail &&
+               r->head->off + r->head->len + keep <= pos) {
+            struct chunk *c = r->head;
+            r->head = c->next;
+            chunk_drop(c);
+        }
+    }
+    if (need_end > r->max_pos)
+        r->max_pos = need_end;
+    pump(r, need_end);
+}
+
+ssize_t reader_read(struct reader *r, char *buf, size_t len, uint64_t off)
+{
+    if (off >= r->size || !len)
+        return 0;
+    if (len > r->size - off)
+        len = (size_t)(r->size - off);
+    size_t done = 0;
+    int err = 0;
+    pthread_mutex_lock(&r->lock);
+    while (done < len) {
+        uint64_t pos = off + done;
+        ensure_window(r, pos, off + len);
+        struct chunk *c = r->head;
+        while (c && c->off + c->len <= pos)
+            c = c->next;
+        if (!c || c->off > pos) {
+            err = -ENOMEM; /* pump could not allocate */
+            break;
+        }
+        size_t in = (size_t)(pos - c->off);
+        size_t want = c->len - in < len - done ? c->len - in : len - done;
+        c->refs++;
+        c->waiters++;
+        while (c->got < in + want && c->state != C_DONE)
+            pthread_cond_wait(&r->cond, &r->lock);
+        c->waiters--;
+        size_t have = c->got > in ? c->got - in : 0;
+        if (have > want)
+            have = want;
+        if (have) {
+            memcpy(buf + done, c->data + in, have);
+            c->used += have;
+            stats_add(STAT_readahead_bytes_used, have);
+            done += have;
+        }
+        bool failed = have < want;
+        if (failed && c->err && c->err != -ECANCELED) {
+            err = c->err;
+            if (!c->dropped) /* the next read retries */
+                drop_all(r);
+        } else if (!failed && in + want == c->len) {
+            /* A chunk consumed to its end: a sequential reader. */
+            r->window *= 2;
+            if (r->window > r->p.window_max)
+                r->window = r->p.window_max;
+        }
+        bool cancelled = failed && c->err == -ECANCELED;
+        chunk_put(c);
+        if (err)
+            break;
+        if (failed && !cancelled)
+            break; /* the object is shorter than it was: end of file */
+    }
+    pthread_mutex_unlock(&r->lock);
+    if (err)
+        return err;
+    return (ssize_t)done;
+}
+
+uint64_t reader_window(struct reader *r)
+{
+    pthread_mutex_lock(&r->lock);
+    uint64_t w = r->window;
+    pthread_mutex_unlock(&r->lock);
+    return w;
+}
+
+void reader_free(struct reader *r)
+{
+    if (!r)
+        return;
+    pthread_mutex_lock(&r->lock);
+    r->closing = true;
+    drop_all(r);
+    while (r->inflight)
+        pthread_cond_wait(&r->cond, &r->lock);
+    pthread_mutex_unlock(&r->lock);
+    pthread_cond_destroy(&r->cond);
+    pthread_mutex_destroy(&r->lock);
+    free(r->bucket);
+    free(r->key);
+    free(r);
+}

@@ -1,0 +1,91 @@
+/* writer_upload.h - the content of one file open for writing, and how it
+ * reaches the store (DESIGN.md 2).
+ *
+ * Two modes:
+ *  - streaming (a new file, or O_TRUNC): sequential writes fill a buffer
+ *    of part_size bytes; each full buffer is uploaded as one part of a
+ *    multipart upload by pool threads, at most parts_in_flight at once
+ *    (the writer blocks beyond that).  Writes inside the buffer not yet
+ *    sent are applied in place.  A file that never fills a part becomes a
+ *    single PUT in upload_flush().  Each part sent is also written to an
+ *    unlinked spill file in cache_dir by the worker, so that a later
+ *    non-sequential write, truncate or read can switch to staging.
+ *  - staged: the content lives in an unlinked 0600 temp file in
+ *    cache_dir (loaded from the object first when asked), and is uploaded
+ *    in upload_flush(): one PUT up to part_size, else multipart from the
+ *    file.
+ * Part sizes double every 1000 parts so that 10,000 parts (S3's limit)
+ * hold any file.  Nothing is visible in the store until upload_flush()
+ * succeeds (PUT or CompleteMultipartUpload); on any failure the multipart
+ * upload is aborted and the error sticks: every later call returns it.
+ * All functions are safe from several threads. */
+#ifndef GLUEFS_WRITER_UPLOAD_H
+#define GLUEFS_WRITER_UPLOAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "store.h"
+
+struct reader_pool;
+
+struct upload_params {
+    uint64_t part_size;       /* bytes, >= STORE_PART_MIN */
+    unsigned parts_in_flight; /* >= 1 */
+    const char *cache_dir;    /* created (0700) when first needed */
+};
+
+struct upload;
+
+/* A file of BUCKET/KEY whose content starts empty (streaming).  Strings
+ * are copied; P->cache_dir must outlive the upload.  The new content is
+ * dirty: upload_flush() writes it even if nothing is written. */
+int upload_new_stream(struct store *s, struct reader_pool *pool,
+                      const char *bucket, const char *key,
+                      const struct upload_params *p, struct upload **out);
+
+/* A file of BUCKET/KEY staged in cache_dir, starting with the object's
+ * current SIZE bytes (downloaded now; SIZE 0 downloads nothing).  Not
+ * dirty until written or truncated.  Returns 0 or the store's -errno
+ * (the object could not be read) or -errno from cache_dir. */
+int upload_new_staged(struct store *s, struct reader_pool *pool,
+                      const char *bucket, const char *key, uint64_t size,
+                      const struct upload_params *p, struct upload **out);
+
+/* Metadata for the object (NULL: none), used when the upload is
+ * created; upload_flush() replaces it. */
+void upload_set_meta(struct upload *u, const struct store_meta *meta);
+
+/* Write LEN bytes at OFF.  Returns LEN or -errno. */
+ssize_t upload_write(struct upload *u, const char *buf, size_t len,
+                     uint64_t off);
+/* Read from the content written so far (switching to staging if the
+ * bytes are no longer in memory).  Returns bytes read or -errno. */
+ssize_t upload_read(struct upload *u, char *buf, size_t len, uint64_t off);
+/* Set the size to SIZE bytes (cut or zero-filled).  0 or -errno. */
+int upload_truncate(struct upload *u, uint64_t size);
+
+/* Current size in bytes. */
+uint64_t upload_size(struct upload *u);
+/* True if there is content not yet in the store. */
+bool upload_dirty(struct upload *u);
+/* True while the file streams (false once staged). */
+bool upload_streaming(struct upload *u);
+
+/* Make the content the object BUCKET/KEY, with META (NULL: keep the one
+ * set), if it is dirty.  When a multipart upload was created with other
+ * metadata, the completed object is copied onto itself with META.  Returns 0 (nothing to do, or uploaded: *UPLOADED set) or the
+ * sticky -errno.  UPLOADED may be NULL. */
+int upload_flush(struct upload *u, const struct store_meta *meta,
+                 bool *uploaded);
+
+/* Abort an unfinished multipart upload, wait for the workers, delete the
+ * spill/staging file and free U. */
+void upload_free(struct upload *u);
+
+/* Part size used for part number N (1-based) given BASE (for tests). */
+uint64_t upload_part_size(uint64_t base, int n);
+
+#endif
