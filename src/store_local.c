@@ -34,6 +34,10 @@
  * the file drops it).  Filesystems without user xattrs (ENOTSUP) keep no
  * mode/uid/gid.
  *
+ * CopyObject of a key onto itself with new metadata (chmod, touch) changes
+ * the metadata in place: no data is copied and the ETag stays (S3 would
+ * turn a multipart ETag into the content MD5; the content is the same).
+ *
  * ETags: PutObject and CopyObject: MD5 hex of the content.  Multipart:
  * MD5 hex of the concatenated binary part MD5s, then "-N" (N parts), as
  * S3 computes it.  The ETag is stored at write time as user.gluefs.etag =
@@ -291,8 +295,9 @@ static void read_meta(const char *path, const struct stat *st,
     }
 }
 
-/* The ETag of the file at PATH (see the header comment). */
-static void read_etag(const char *path, const struct stat *st,
+/* The ETag of the file at PATH (see the header comment).  Returns true
+ * if it is the one stored at write time, false for the stand-in. */
+static bool read_etag(const char *path, const struct stat *st,
                       char out[STORE_ETAG_MAX])
 {
     char txt[STORE_ETAG_MAX + 64];
@@ -308,7 +313,7 @@ static void read_etag(const char *path, const struct stat *st,
             nsec == (unsigned long long)st->st_mtim.tv_nsec) {
             memcpy(out, txt, (size_t)(sp - txt));
             out[sp - txt] = '\0';
-            return;
+            return true;
         }
     }
     unsigned long long ns = (unsigned long long)st->st_mtim.tv_sec *
@@ -316,6 +321,67 @@ static void read_etag(const char *path, const struct stat *st,
                             (unsigned long long)st->st_mtim.tv_nsec;
     snprintf(out, STORE_ETAG_MAX, "%llx-%llx",
              (unsigned long long)st->st_size, ns);
+    return false;
+}
+
+static int fdel(int fd, const char *name)
+{
+    if (fremovexattr(fd, name) != 0 && errno != ENODATA && errno != ENOTSUP)
+        return neg_errno(errno);
+    return 0;
+}
+
+/* Set META on the open file FD (absent fields: left alone, or removed if
+ * REPLACE; the mtime then becomes now), then store ETAG (if not NULL)
+ * with the file's size and mtime. */
+static int set_meta_fd(int fd, const struct store_meta *meta, bool replace,
+                       const char *etag)
+{
+    static const struct store_meta none;
+    int rc = 0;
+    if (!meta)
+        meta = &none;
+    if (meta->has_mode)
+        rc = fset_num(fd, XA_MODE, meta->mode);
+    else if (replace)
+        rc = fdel(fd, XA_MODE);
+    if (!rc && meta->has_uid)
+        rc = fset_num(fd, XA_UID, meta->uid);
+    else if (!rc && replace)
+        rc = fdel(fd, XA_UID);
+    if (!rc && meta->has_gid)
+        rc = fset_num(fd, XA_GID, meta->gid);
+    else if (!rc && replace)
+        rc = fdel(fd, XA_GID);
+    if (rc)
+        return rc;
+    if (meta->has_mtime || replace) {
+        struct timespec ts[2] = {{0, UTIME_OMIT}, {0, UTIME_NOW}};
+        if (meta->has_mtime) {
+            ts[1].tv_sec = (time_t)meta->mtime;
+            ts[1].tv_nsec = 0;
+            rc = fset_snum(fd, XA_MTIME, meta->mtime);
+        } else {
+            rc = fdel(fd, XA_MTIME);
+        }
+        if (rc)
+            return rc;
+        if (futimens(fd, ts) != 0)
+            return neg_errno(errno);
+    }
+    if (!etag)
+        return 0;
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return neg_errno(errno);
+    char txt[STORE_ETAG_MAX + 64];
+    int n = snprintf(txt, sizeof txt, "%s %llu %llu %llu", etag,
+                     (unsigned long long)st.st_size,
+                     (unsigned long long)st.st_mtim.tv_sec,
+                     (unsigned long long)st.st_mtim.tv_nsec);
+    if (fsetxattr(fd, XA_ETAG, txt, (size_t)n, 0) != 0 && errno != ENOTSUP)
+        return neg_errno(errno);
+    return 0;
 }
 
 /* ---- temp files ------------------------------------------------------- */
@@ -398,30 +464,8 @@ static int tmpw_finish(struct tmpw *w, const struct store_meta *meta,
         hex_encode(raw, 16, md5hex);
         etag = md5hex;
     }
-    if (meta && meta->has_mode && (rc = fset_num(w->fd, XA_MODE, meta->mode)))
+    if ((rc = set_meta_fd(w->fd, meta, false, etag)))
         return rc;
-    if (meta && meta->has_uid && (rc = fset_num(w->fd, XA_UID, meta->uid)))
-        return rc;
-    if (meta && meta->has_gid && (rc = fset_num(w->fd, XA_GID, meta->gid)))
-        return rc;
-    if (meta && meta->has_mtime) {
-        struct timespec ts[2] = {{0, UTIME_OMIT}, {(time_t)meta->mtime, 0}};
-        if ((rc = fset_snum(w->fd, XA_MTIME, meta->mtime)))
-            return rc;
-        if (futimens(w->fd, ts) != 0)
-            return neg_errno(errno);
-    }
-    struct stat st;
-    if (fstat(w->fd, &st) != 0)
-        return neg_errno(errno);
-    char txt[STORE_ETAG_MAX + 64];
-    int n = snprintf(txt, sizeof txt, "%s %llu %llu %llu", etag,
-                     (unsigned long long)st.st_size,
-                     (unsigned long long)st.st_mtim.tv_sec,
-                     (unsigned long long)st.st_mtim.tv_nsec);
-    if (fsetxattr(w->fd, XA_ETAG, txt, (size_t)n, 0) != 0 &&
-        errno != ENOTSUP)
-        return neg_errno(errno);
     if (etag_out)
         snprintf(etag_out, STORE_ETAG_MAX, "%s", etag);
     rc = close(w->fd) == 0 ? 0 : neg_errno(errno);
@@ -1041,6 +1085,14 @@ static int local_copy(struct store *st, const char *src_bucket,
     }
     if (!S_ISREG(sb.st_mode)) {
         rc = -ENOENT;
+        goto out;
+    }
+    if (!strcmp(src_bucket, dst_bucket) && !strcmp(src_key, dst_key)) {
+        /* Metadata only: change it in place instead of copying the data
+         * (the content, and so the ETag, stay the same). */
+        char etag[STORE_ETAG_MAX];
+        bool stored = read_etag(src, &sb, etag);
+        rc = set_meta_fd(fd, meta, true, stored ? etag : NULL);
         goto out;
     }
     if (!meta) {

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -644,8 +645,26 @@ static void test_copy_meta(void)
     CHECK(st->ops->copy(st, "b", "src.txt", "b", "src.txt", &r) == 0,
           "copy onto itself with new meta");
     CHECK(st->ops->head(st, "b", "src.txt", &h) == 0 && h.mtime == 1700000000 &&
-              !h.meta.has_mode,
+              !h.meta.has_mode && !h.meta.has_uid && h.meta.has_mtime,
           "meta replaced");
+    CHECK_STR(h.etag, md5);
+    struct store_meta only_mode = {.has_mode = true, .mode = 0100444};
+    time_t now = time(NULL);
+    CHECK(st->ops->copy(st, "b", "src.txt", "b", "src.txt", &only_mode) == 0,
+          "chmod in place");
+    CHECK(st->ops->head(st, "b", "src.txt", &h) == 0 && h.meta.has_mode &&
+              h.meta.mode == 0100444 && !h.meta.has_mtime &&
+              h.mtime >= now - 1,
+          "no mtime given: Last-Modified is now");
+    CHECK_STR(h.etag, md5);
+    /* A multipart object keeps its ETag through a metadata change. */
+    struct store_head mh, mh2;
+    CHECK(st->ops->head(st, "b", "mp/obj", &mh) == 0, "head mp/obj");
+    CHECK(st->ops->copy(st, "b", "mp/obj", "b", "mp/obj", &only_mode) == 0,
+          "chmod multipart object");
+    CHECK(st->ops->head(st, "b", "mp/obj", &mh2) == 0 &&
+              !strcmp(mh.etag, mh2.etag) && mh2.meta.mode == 0100444,
+          "etag kept: %s -> %s", mh.etag, mh2.etag);
     CHECK(st->ops->copy(st, "b", "nope", "b", "x", NULL) == -ENOENT,
           "copy missing");
     CHECK(st->ops->copy(st, "b", "src.txt", "nosuch", "x", NULL) == -ENOENT,
