@@ -391,7 +391,7 @@ static const char crawl_schema[] =
     " classification TEXT NOT NULL, compression TEXT NOT NULL,"
     " delimiter INTEGER NOT NULL, header INTEGER NOT NULL,"
     " quoted INTEGER NOT NULL, records INTEGER NOT NULL,"
-    " schema TEXT NOT NULL,"
+    " avg_size REAL NOT NULL DEFAULT 0, schema TEXT NOT NULL,"
     " PRIMARY KEY (crawler, bucket, key));";
 
 static sqlite3_stmt *cr_prepare(const char *sql)
@@ -606,6 +606,7 @@ struct cobj {
     struct column *cols;
     size_t ncols;
     uint64_t records;    /* estimated for the whole object */
+    double avg_size;     /* bytes per record, decompressed (sample) */
     char *reason;        /* UNKNOWN: why */
 };
 
@@ -964,6 +965,7 @@ static int load_previous(struct run *r, sqlite3_stmt *st, struct cobj *o,
     o->fmt.header = sqlite3_column_int(st, 5) != 0;
     o->fmt.quoted = sqlite3_column_int(st, 6) != 0;
     o->records = (uint64_t)sqlite3_column_int64(st, 7);
+    o->avg_size = sqlite3_column_double(st, 9);
     const char *schema = col_text(st, 8);
     if (!strcmp(o->fmt.classification, "UNKNOWN")) {
         o->reason = strdup(schema);
@@ -1390,6 +1392,8 @@ static int parquet_parse(const unsigned char *p, size_t len, struct cobj *o)
     snprintf(o->fmt.classification, sizeof o->fmt.classification, "parquet");
     snprintf(o->fmt.compression, sizeof o->fmt.compression, "none");
     o->records = rows > 0 ? (uint64_t)rows : 0;
+    if (o->records)
+        o->avg_size = (double)o->size / (double)o->records;
     return 0;
 }
 
@@ -1445,12 +1449,21 @@ static void sample_one(struct run *r, struct cobj *o)
     enum compression comp = COMP_NONE;
     bool truncated = false;
     uint64_t downloaded = 0;
-    int rc = instream_object(G->store, bucket, o->key, o->size,
-                             r->sample_limit, 0, &raw);
+    bool whole = o->size <= r->sample_limit;
+    int rc = 0;
+    if (!o->size)
+        goto classify; /* empty: nothing to fetch */
+    rc = instream_object(G->store, bucket, o->key, o->size, r->sample_limit,
+                         0, &raw);
     if (rc)
         goto out;
-    rc = instream_auto_sample(raw, CRAWL_DECODED_MAX, &comp, &in);
+    /* A sample cut inside a compressed stream ends quietly; a whole object
+     * whose compressed data is cut or corrupt is an error (UNKNOWN). */
+    rc = whole ? instream_auto(raw, CRAWL_DECODED_MAX, &comp, &in)
+               : instream_auto_sample(raw, CRAWL_DECODED_MAX, &comp, &in);
     raw = NULL;
+    if (rc == -EBADMSG)
+        goto corrupt;
     if (rc)
         goto out;
     for (;;) {
@@ -1473,23 +1486,28 @@ static void sample_one(struct run *r, struct cobj *o)
         ssize_t got = in->read(in, data + n, cap - n);
         if (got == 0)
             break;
+        if (got == -EFBIG) {
+            truncated = true;
+            break;
+        }
+        if (got == -EBADMSG && !whole) {
+            truncated = true;
+            break;
+        }
+        if (got == -EBADMSG)
+            goto corrupt;
         if (got < 0) {
-            /* A compressed stream cut by the sample limit ends early. */
-            if ((got == -EBADMSG && o->size > r->sample_limit) ||
-                got == -EFBIG) {
-                truncated = true;
-                break;
-            }
             rc = (int)got;
             goto out;
         }
         n += (size_t)got;
     }
-    if (o->size > r->sample_limit)
+    if (!whole)
         truncated = true;
     downloaded = in->raw_bytes;
     if (comp == COMP_NONE && downloaded < n)
         downloaded = n;
+classify:;
     uint64_t raw_consumed = downloaded ? downloaded : n;
 
     if (comp == COMP_NONE && n >= 4 && !memcmp(data, "PAR1", 4)) {
@@ -1515,6 +1533,8 @@ static void sample_one(struct run *r, struct cobj *o)
         /* Records in the whole object: the sample's records scaled by the
          * object's (decompressed) size over the sample's. */
         o->records = res.records;
+        if (res.records)
+            o->avg_size = (double)res.sample_bytes / (double)res.records;
         if (truncated && res.records && res.sample_bytes && raw_consumed) {
             double total = (double)n * (double)o->size / (double)raw_consumed;
             double est = (double)res.records * total / (double)res.sample_bytes;
@@ -1523,7 +1543,20 @@ static void sample_one(struct run *r, struct cobj *o)
         }
     }
     infer_result_release(&res);
+    goto out;
+corrupt:
+    snprintf(o->fmt.classification, sizeof o->fmt.classification, "UNKNOWN");
+    snprintf(o->fmt.compression, sizeof o->fmt.compression, "%s",
+             compression_name(comp));
+    o->reason = malloc(160);
+    if (o->reason)
+        snprintf(o->reason, 160,
+                 "corrupt or truncated %s data after %zu decompressed bytes",
+                 comp == COMP_NONE ? "compressed" : compression_name(comp), n);
+    rc = o->reason ? 0 : -ENOMEM;
 out:
+    if (in && downloaded < in->raw_bytes)
+        downloaded = in->raw_bytes;
     if (in)
         instream_free(in);
     if (raw)
@@ -1619,6 +1652,13 @@ static int table_write(struct run *r, struct ctable *ct, int64_t now,
                        bool *written)
 {
     *written = false;
+    for (size_t i = 0; i < ct->nobjs; i++) {
+        struct cobj *o = &r->objs[ct->objs[i]];
+        if (o->have && o->reason)
+            run_log(r, LOG_INFO,
+                    "Skipped 's3://%s/%s': classification UNKNOWN: %s",
+                    ct->bucket, o->key, o->reason);
+    }
     /* Majority classification among the classified objects. */
     char best[32] = "";
     size_t best_n = 0;
@@ -1658,17 +1698,13 @@ static int table_write(struct run *r, struct ctable *ct, int64_t now,
     bool pk_init = false;
     char **pkeys = NULL;
     size_t npkeys = 0;
+    double rec_bytes = 0;
     for (size_t i = 0; i < ct->nobjs && !rc; i++) {
         struct cobj *o = &r->objs[ct->objs[i]];
         char url[2400];
         snprintf(url, sizeof url, "s3://%s/%s", ct->bucket, o->key);
-        if (!o->have)
+        if (!o->have || o->reason)
             continue;
-        if (o->reason) {
-            run_log(r, LOG_INFO, "Skipped '%s': classification UNKNOWN: %s",
-                    url, o->reason);
-            continue;
-        }
         char k[32];
         class_key(o, k, sizeof k);
         if (strcmp(k, best)) {
@@ -1694,6 +1730,7 @@ static int table_write(struct run *r, struct ctable *ct, int64_t now,
         t.objects++;
         t.bytes += o->size;
         t.record_count += o->records;
+        rec_bytes += o->avg_size * (double)o->records;
         /* Partition keys: the common leading keys of every object. */
         if (!pk_init) {
             pk_init = true;
@@ -1795,8 +1832,10 @@ static int table_write(struct run *r, struct ctable *ct, int64_t now,
     t.name = ct->name;
     t.location = ct->location;
     t.crawler = r->name;
-    t.avg_record_size =
-        t.record_count ? (double)t.bytes / (double)t.record_count : 0;
+    /* Glue's averageRecordSize: bytes of a record as read (decompressed);
+     * for Parquet, its share of the file. */
+    t.avg_record_size = t.record_count ? rec_bytes / (double)t.record_count
+                                       : 0;
     t.last_crawl = now;
     struct table_def *old = NULL;
     bool created = catalog_get_table(G->db, ct->database, ct->name, &old) != 0;
@@ -1913,8 +1952,8 @@ static int save_objects(struct run *r, bool complete)
     sqlite3_stmt *st = rc ? NULL : cr_prepare(
         "INSERT OR REPLACE INTO crawl_objects (crawler, bucket, key, etag,"
         " size, tbl, classification, compression, delimiter, header, quoted,"
-        " records, schema) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
-        " ?11, ?12, ?13)");
+        " records, schema, avg_size) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+        " ?9, ?10, ?11, ?12, ?13, ?14)");
     if (!rc && !st)
         rc = -EIO;
     for (size_t i = 0; i < r->nobjs && !rc; i++) {
@@ -1942,6 +1981,7 @@ static int save_objects(struct run *r, bool complete)
         sqlite3_bind_int(st, 11, o->fmt.quoted);
         sqlite3_bind_int64(st, 12, (sqlite3_int64)o->records);
         bind_str(st, 13, schema);
+        sqlite3_bind_double(st, 14, o->avg_size);
         if (sqlite3_step(st) != SQLITE_DONE)
             rc = -EIO;
         free(schema);
@@ -2028,7 +2068,7 @@ static int run_crawl(struct run *r, char *err, size_t errlen)
     /* 4: reuse what the last run saw; sample the rest. */
     sqlite3_stmt *prev = cr_prepare(
         "SELECT etag, size, classification, compression, delimiter, header,"
-        " quoted, records, schema FROM crawl_objects"
+        " quoted, records, schema, avg_size FROM crawl_objects"
         " WHERE crawler = ?1 AND bucket = ?2 AND key = ?3");
     if (!prev)
         return -EIO;
