@@ -61,6 +61,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -90,6 +91,7 @@ struct store_local {
     char *root;     /* absolute, without trailing '/' */
     size_t rootlen;
     uint64_t seq;   /* temp name counter (atomic) */
+    uint64_t tag;   /* random, in temp names: two mounts never collide */
 };
 
 /* ---- names and paths ------------------------------------------------- */
@@ -404,12 +406,11 @@ static int tmpw_open(struct store_local *s, const char *dir, bool mk,
     w->md = md5_new();
     if (!w->md)
         return -ENOMEM;
-    if (mk && mkdir(dir, 0700) != 0 && errno != EEXIST)
-        goto fail_errno;
     for (int tries = 0; tries < 16; tries++) {
         uint64_t n = __atomic_add_fetch(&s->seq, 1, __ATOMIC_RELAXED);
-        int len = snprintf(w->path, sizeof w->path, "%s/%ld.%llu.tmp", dir,
-                           (long)getpid(), (unsigned long long)n);
+        int len = snprintf(w->path, sizeof w->path, "%s/%016llx.%llu.tmp",
+                           dir, (unsigned long long)s->tag,
+                           (unsigned long long)n);
         if (len < 0 || (size_t)len >= sizeof w->path) {
             EVP_MD_CTX_free(w->md);
             w->md = NULL;
@@ -418,6 +419,11 @@ static int tmpw_open(struct store_local *s, const char *dir, bool mk,
         w->fd = open(w->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         if (w->fd >= 0)
             return 0;
+        if (errno == ENOENT && mk && tries == 0) {
+            if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+                goto fail_errno;
+            continue;
+        }
         if (errno != EEXIST)
             goto fail_errno;
     }
@@ -1554,6 +1560,8 @@ int store_local_new(const char *root, struct store **out, char *err,
     s->base.ops = &local_ops;
     s->root = real;
     s->rootlen = len;
+    if (RAND_bytes((unsigned char *)&s->tag, sizeof s->tag) != 1)
+        s->tag = (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL);
     *out = &s->base;
     return 0;
 }
