@@ -380,14 +380,43 @@ static char *hp_field_name(struct hparser *p)
     hp_space(p);
     size_t a, b;
     if (p->s[p->i] == '`') {
-        a = ++p->i;
-        while (p->s[p->i] && p->s[p->i] != '`')
+        /* `name`, with `` for a backquote inside (Hive's quoting). */
+        struct buf nb;
+        buf_init(&nb, 4096);
+        p->i++;
+        int rc = 0;
+        for (;;) {
+            char c = p->s[p->i];
+            if (!c) {
+                p->bad = true;
+                break;
+            }
             p->i++;
-        if (!p->s[p->i]) {
-            p->bad = true;
+            if (c == '`') {
+                if (p->s[p->i] != '`')
+                    break;
+                p->i++;
+            }
+            rc = buf_putc(&nb, c);
+            if (rc < 0) {
+                if (rc == -ENOMEM)
+                    p->oom = true;
+                else
+                    p->bad = true;
+                break;
+            }
+        }
+        if (p->bad || p->oom || nb.len == 0) {
+            p->bad = p->bad || (!p->oom && nb.len == 0);
+            buf_release(&nb);
             return NULL;
         }
-        b = p->i++;
+        char *name = buf_detach(&nb);
+        if (!name)
+            p->oom = true;
+        else
+            lower_ascii(name);
+        return name;
     } else {
         a = p->i;
         while (p->s[p->i] && p->s[p->i] != ':' && p->s[p->i] != ',' &&
@@ -575,27 +604,17 @@ struct htype *htype_parse(const char *s)
     if (t && !p.bad && p.s[p.i] == '\0')
         return t;
     htype_free(t);
-    /* Not a type we understand: keep it whole (without spaces) so that it
-     * merges with itself only. */
-    size_t n = strlen(s);
-    char *name = malloc(n + 1);
-    if (!name)
-        return NULL;
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
-            name[k++] = s[i];
-    name[k] = '\0';
-    if (k == 0) {
-        free(name);
+    /* Not a type we understand: keep it whole (trimmed) so that it merges
+     * with itself only.  (Removing inner spaces could turn it into a
+     * different, valid type on the next parse.) */
+    size_t a = 0, n = strlen(s);
+    while (a < n && strchr(" \t\r\n", s[a]))
+        a++;
+    while (n > a && strchr(" \t\r\n", s[n - 1]))
+        n--;
+    if (n == a)
         return htype_new(HK_VOID);
-    }
-    t = htype_new(HK_SCALAR);
-    if (!t) {
-        free(name);
-        return NULL;
-    }
-    t->name = name;
+    t = htype_scalar(s + a, n - a);
     return t;
 }
 
@@ -626,9 +645,13 @@ static int hformat(const struct htype *t, struct buf *b)
         for (size_t i = 0; rc == 0 && i < t->n; i++) {
             if (i > 0)
                 rc = buf_putc(b, ',');
-            if (rc == 0 && name_needs_quotes(t->fnames[i]))
-                rc = buf_printf(b, "`%s`", t->fnames[i]);
-            else if (rc == 0)
+            if (rc == 0 && name_needs_quotes(t->fnames[i])) {
+                rc = buf_putc(b, '`');
+                for (const char *c = t->fnames[i]; rc == 0 && *c; c++)
+                    rc = *c == '`' ? buf_puts(b, "``") : buf_putc(b, *c);
+                if (rc == 0)
+                    rc = buf_putc(b, '`');
+            } else if (rc == 0)
                 rc = buf_puts(b, t->fnames[i]);
             if (rc == 0)
                 rc = buf_putc(b, ':');

@@ -426,6 +426,11 @@ static const struct {
      "uniontype<int,string>"},
     {"uniontype<int,string>", "int", "string"},
     {"struct<a:int", "struct<a:int", "struct<a:int"},
+    /* regressions from fuzzing: merge(m, m) == m for every result m */
+    {"struct<`a``b c`:int>", "struct<`a``b c`:bigint>",
+     "struct<`a``b c`:bigint>"},
+    {"arr ay<void>", "arr ay<void>", "arr ay<void>"},
+    {"arr ay<void>", "void", "arr ay<void>"},
 };
 
 static void test_merges(void)
