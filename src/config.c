@@ -932,7 +932,9 @@ int config_resolve(struct config *cfg, char *err, size_t errlen)
     if (cred_path &&
         (rc = ini_read(cred_path, cfg->profile, false, NULL, &cred)))
         goto oom;
-    if (explicit_profile && !conf.found && !cred.found && !cfg->local_dir) {
+    /* As botocore: a named profile must exist; "default" need not. */
+    if (explicit_profile && strcmp(cfg->profile, "default") && !conf.found &&
+        !cred.found && !cfg->local_dir) {
         set_err(err, errlen, "profile '%s' not found in '%s' or '%s'",
                 cfg->profile, cred_path ? cred_path : "~/.aws/credentials",
                 conf_path ? conf_path : "~/.aws/config");

@@ -335,6 +335,8 @@ static const struct rcase rcases[] = {
      "FLATTOKEN", 0, 1},
     {"missing profile", "AWS_PROFILE=ghost", "", 1, -EINVAL, NULL, NULL,
      NULL, NULL, NULL, NULL, -1, -1},
+    {"explicit default need not exist", "AWS_PROFILE=default", "", 0, 0,
+     NULL, "us-east-1", "default", NULL, NULL, NULL, 1, 0},
     {"bad endpoint scheme", "", "-o profile=bad", 1, -EINVAL, NULL, NULL,
      NULL, NULL, NULL, NULL, -1, -1},
     {"no_sign_request: no keys, not embedded",
