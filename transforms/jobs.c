@@ -377,6 +377,7 @@ struct run {
     size_t nold, aold;
     enum spec_format format;
     unsigned runno;
+    unsigned first_n;    /* past part-<run>-<n> objects already there */
     char err[2048];
 };
 
@@ -490,6 +491,20 @@ static int old_cb(void *ctx, const struct store_entry *e)
     size_t n = strlen(e->key);
     if (e->is_prefix || !n || e->key[n - 1] == '/')
         return 0; /* folder markers stay */
+    /* A part of the same run number (a job made again under the same
+     * name, or another job with the same target) is never overwritten. */
+    const char *base = strrchr(e->key, '/');
+    base = base ? base + 1 : e->key;
+    char pre[32];
+    int pl = snprintf(pre, sizeof pre, "part-%u-", r->runno);
+    if (!strncmp(base, pre, (size_t)pl)) {
+        char *end;
+        unsigned long v = strtoul(base + pl, &end, 10);
+        if (end != base + pl && v < 100000000 && v + 1 > r->first_n)
+            r->first_n = (unsigned)v + 1;
+    }
+    if (r->spec->mode == SPEC_MODE_APPEND)
+        return 0;
     if (r->nold >= OLD_OBJECTS_MAX) {
         o->err = -E2BIG;
         return -E2BIG;
@@ -506,15 +521,12 @@ static int old_cb(void *ctx, const struct store_entry *e)
     if (!r->old[r->nold])
         return -ENOMEM;
     r->nold++;
-    /* error_if_exists needs one. */
-    return r->spec->mode == SPEC_MODE_ERROR_IF_EXISTS ? 1 : 0;
+    return 0;
 }
 
 static int check_target(struct run *r)
 {
     const struct spec *sp = r->spec;
-    if (sp->mode == SPEC_MODE_APPEND)
-        return 0;
     struct store *s = G->store;
     struct old_ctx o = {.r = r};
     int rc = s->ops->list(s, sp->target_bucket, sp->target_prefix, NULL,
@@ -526,8 +538,9 @@ static int check_target(struct run *r)
                     rc == -E2BIG ? "too many objects to overwrite"
                                  : strerror(-rc));
     if (sp->mode == SPEC_MODE_ERROR_IF_EXISTS && r->nold)
-        return fail(r, "target '%s' already holds objects (e.g. '%s'), and "
-                    "mode is error_if_exists", sp->target, r->old[0]);
+        return fail(r, "target '%s' already holds objects (e.g. "
+                    "'s3://%s/%s'), and mode is error_if_exists", sp->target,
+                    sp->target_bucket, r->old[0]);
     if (sp->mode == SPEC_MODE_OVERWRITE)
         run_log(r->j, "mode overwrite: %zu objects under %s will be "
                 "replaced if the run succeeds", r->nold, sp->target);
@@ -734,6 +747,7 @@ static int prepare_sql(struct run *r)
         .format = r->format,
         .comp = sp->compression,
         .run = r->runno,
+        .first_n = r->first_n,
         .counters = &r->j->out,
         .log = run_log_cb,
         .log_ctx = r->j,

@@ -66,7 +66,7 @@ struct writer {
     size_t nwritten, awritten;
     struct partition_rec *parts;
     size_t nparts, aparts;
-    char err[512];
+    char err[1300];
     char *success_key;
 };
 
@@ -86,8 +86,8 @@ static void wlog(struct writer *w, const char *fmt, ...)
 
 static int werr(struct writer *w, int rc, const char *key, const char *what)
 {
-    snprintf(w->err, sizeof w->err, "cannot write 's3://%s/%s': %s",
-             w->o.bucket, key, what ? what : strerror(-rc));
+    snprintf(w->err, sizeof w->err, "cannot write 's3://%.255s/%.700s': "
+             "%.200s", w->o.bucket, key, what ? what : strerror(-rc));
     return rc;
 }
 
@@ -803,6 +803,7 @@ int writer_new(const struct writer_opts *o, sqlite3_stmt *st,
     if (!w)
         return -ENOMEM;
     w->o = *o;
+    w->next_n = o->first_n;
     buf_init(&w->line, LINE_MAX_BYTES);
     buf_init(&w->path, 8192);
     size_t n = strlen(o->prefix) + 10;

@@ -51,6 +51,8 @@ struct writer_opts {
     enum spec_format format;   /* CSV or JSON */
     enum compression comp;
     unsigned run;              /* the run number in the object names */
+    unsigned first_n;          /* the first part number (past any
+                                  part-<run>-<n> already under the target) */
     uint64_t object_max;       /* 0: WRITER_OBJECT_MAX */
     struct writer_counters *counters;
     srctab_log_fn log;         /* may be NULL */
