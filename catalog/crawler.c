@@ -1659,29 +1659,38 @@ static int table_write(struct run *r, struct ctable *ct, int64_t now,
                     "Skipped 's3://%s/%s': classification UNKNOWN: %s",
                     ct->bucket, o->key, o->reason);
     }
-    /* Majority classification among the classified objects. */
-    char best[32] = "";
-    size_t best_n = 0;
+    /* Majority classification among the classified objects (a handful of
+     * distinct kinds at most; ties go to the first seen). */
+    struct {
+        char key[32];
+        size_t n;
+    } kinds[16];
+    size_t nkinds = 0;
     for (size_t i = 0; i < ct->nobjs; i++) {
         struct cobj *o = &r->objs[ct->objs[i]];
         if (!o->have || o->reason)
             continue;
         char k[32];
         class_key(o, k, sizeof k);
-        size_t cnt = 0;
-        for (size_t j = 0; j < ct->nobjs; j++) {
-            struct cobj *p = &r->objs[ct->objs[j]];
-            char k2[32];
-            if (!p->have || p->reason)
+        size_t j = 0;
+        while (j < nkinds && strcmp(kinds[j].key, k))
+            j++;
+        if (j == nkinds) {
+            if (nkinds == sizeof kinds / sizeof kinds[0])
                 continue;
-            class_key(p, k2, sizeof k2);
-            cnt += !strcmp(k, k2);
+            memcpy(kinds[j].key, k, sizeof kinds[j].key);
+            kinds[j].n = 0;
+            nkinds++;
         }
-        if (cnt > best_n) {
-            best_n = cnt;
-            snprintf(best, sizeof best, "%s", k);
-        }
+        kinds[j].n++;
     }
+    char best[32] = "";
+    size_t best_n = 0;
+    for (size_t j = 0; j < nkinds; j++)
+        if (kinds[j].n > best_n) {
+            best_n = kinds[j].n;
+            memcpy(best, kinds[j].key, sizeof best);
+        }
     if (!best_n)
         return 0;
     char best_class[32];
@@ -1795,13 +1804,8 @@ static int table_write(struct run *r, struct ctable *ct, int64_t now,
             rc = -ENOMEM;
             break;
         }
-        bool dup = false;
-        for (size_t p = nparts; p-- > 0;)
-            if (!strcmp(parts[p].location, loc.data)) {
-                dup = true;
-                break;
-            }
-        if (dup) {
+        /* Keys come sorted, so a partition's objects are contiguous. */
+        if (nparts && !strcmp(parts[nparts - 1].location, loc.data)) {
             buf_release(&loc);
             continue;
         }
