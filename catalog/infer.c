@@ -684,7 +684,8 @@ static bool column_says_header(const char *h, const struct colstat *st,
 /* Glue's header rule, and ours when every column is string.
  *
  * The first row can be a header only if its non-empty cells are unique
- * (as written: "a" and "A" become a and a_1) and each is text: not a number, boolean or date.  Then:
+ * (as written: "a" and "A" become a and a_1) and each is text: not a
+ * number, boolean or date.  Then:
  *  (a) Glue's rule: some column's data rows have a type other than string
  *      while its first cell is a name ("temp_max" over doubles);
  *  (b) when every column is string, Glue never finds a header; we do when
