@@ -131,7 +131,7 @@ struct reader {
     uint64_t size;
     struct reader_params p;
     struct chunk *head, *tail; /* consecutive chunks */
-    uint64_t fetch_end;        /* end of the last chunk (valid if head) */
+    uint64_t fetch_end;        /* end of the last chunk (start if none) */
     uint64_t max_pos;          /* furthest byte asked for + 1 */
     uint64_t window;
     unsigned inflight;         /* chunks queued or loading */
@@ -274,7 +274,7 @@ static void pump(struct reader *r, uint64_t need_end)
 {
     uint64_t limit = r->max_pos + r->window;
     for (;;) {
-        uint64_t start = r->head ? r->fetch_end : r->max_pos;
+        uint64_t start = r->fetch_end;
         if (start >= r->size)
             break;
         uint64_t cs = chunk_size(r);
@@ -327,6 +327,7 @@ static void ensure_window(struct reader *r, uint64_t pos, uint64_t need_end)
         if (r->window > r->p.window_max)
             r->window = r->p.window_max;
         r->max_pos = pos;
+        r->fetch_end = pos; /* the empty window starts here */
     } else {
         /* Keep one chunk's worth behind POS for reordered reads. */
         uint64_t keep = chunk_size(r);

@@ -386,8 +386,9 @@ static int mpu_finish(struct upload *u)
         rc = u->store->ops->mpu_complete(u->store, u->bucket, u->key,
                                          u->upload_id, u->parts, u->nparts);
     if (rc) {
-        log_err("cannot complete the upload of 's3://%s/%s': %s", u->bucket,
-                u->key, strerror(-rc));
+        if (!u->part_err)
+            log_err("cannot complete the upload of 's3://%s/%s': %s",
+                    u->bucket, u->key, strerror(-rc));
         u->store->ops->mpu_abort(u->store, u->bucket, u->key, u->upload_id);
     } else if (!meta_equal(u->has_meta, &u->meta, u->create_has_meta,
                            &u->create_meta) && u->has_meta) {
