@@ -191,13 +191,25 @@ static char *trim(char *s)
     return s;
 }
 
-/* Append the comma-separated items of VALUE to *V. */
+/* Append the comma-separated items of VALUE to *V.  A comma inside {...}
+ * (a glob's alternatives) or after a backslash does not split. */
 static int add_list(char ***v, size_t *n, const char *value)
 {
     const char *p = value;
     while (*p) {
-        const char *e = strchr(p, ',');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
+        const char *e = p;
+        int depth = 0;
+        for (; *e; e++) {
+            if (*e == '\\' && e[1])
+                e++;
+            else if (*e == '{')
+                depth++;
+            else if (*e == '}' && depth)
+                depth--;
+            else if (*e == ',' && !depth)
+                break;
+        }
+        size_t len = (size_t)(e - p);
         while (len && (*p == ' ' || *p == '\t')) {
             p++;
             len--;
@@ -206,7 +218,7 @@ static int add_list(char ***v, size_t *n, const char *value)
             len--;
         if (len && strv_push(v, n, p, len))
             return -ENOMEM;
-        if (!e)
+        if (!*e)
             break;
         p = e + 1;
     }
@@ -274,7 +286,7 @@ static int spec_parse(const char *text, size_t len, bool allow_no_targets,
         char *s = trim(line);
         if (!*s)
             continue;
-        if (cont && last_key >= 0 && !strchr(s, '=')) {
+        if (cont && last_key >= 0) {
             /* A continuation line adds to a list. */
             if (last_key == 0)
                 rc = add_list(&sp->targets, &sp->ntargets, s);
