@@ -963,7 +963,8 @@ static int local_get(struct store *st, const char *bucket, const char *key,
         return rc;
     if ((rc = object_path(s, bucket, key, path, sizeof path)))
         return rc;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO left in the folder must not block the open. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return lookup_errno(errno);
     char *buf = NULL;
@@ -1081,7 +1082,7 @@ static int local_copy(struct store *st, const char *src_bucket,
         return -EINVAL; /* S3: copying onto itself must change something */
     if ((rc = object_path(s, src_bucket, src_key, src, sizeof src)))
         return rc;
-    fd = open(src, O_RDONLY | O_CLOEXEC);
+    fd = open(src, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return lookup_errno(errno);
     struct stat sb;

@@ -256,6 +256,51 @@ static void test_listing(void)
           "stale etag replaced: %s", h.etag);
 }
 
+/* Files other tools leave: links to files count, links to folders (loops)
+ * and special files do not; a stray marker at the bucket root is hidden. */
+static void test_links(void)
+{
+    char p[1024], q[1024];
+    snprintf(p, sizeof p, "%s/links", root);
+    mkdir(p, 0777);
+    snprintf(p, sizeof p, "%s/links/sub", root);
+    mkdir(p, 0777);
+    write_raw("links/sub/real", "data");
+    write_raw("links/.gluefs-marker", "");
+    snprintf(p, sizeof p, "%s/links/sub/real", root);
+    snprintf(q, sizeof q, "%s/links/tofile", root);
+    CHECK(symlink(p, q) == 0, "symlink to a file");
+    snprintf(p, sizeof p, "%s/links", root);
+    snprintf(q, sizeof q, "%s/links/sub/loop", root);
+    CHECK(symlink(p, q) == 0, "symlink to a folder");
+    snprintf(q, sizeof q, "%s/links/fifo", root);
+    CHECK(mkfifo(q, 0644) == 0, "fifo");
+    snprintf(q, sizeof q, "%s/links/dangling", root);
+    CHECK(symlink("/nonexistent/x", q) == 0, "dangling symlink");
+    char got[1024];
+    CHECK(list_str("links", "", NULL, got, sizeof got) == 0, "list links");
+    CHECK_STR(got, "sub/real tofile");
+    CHECK(list_str("links", "", "/", got, sizeof got) == 0, "list links /");
+    CHECK_STR(got, "[sub/] tofile");
+    struct getbuf g = {.calls = 0};
+    buf_init(&g.b, 64);
+    CHECK(st->ops->get(st, "links", "tofile", 0, UINT64_MAX, get_cb, &g) ==
+              0,
+          "get through a link");
+    CHECK_STR(g.b.data, "data");
+    buf_release(&g.b);
+    struct store_head h;
+    CHECK(st->ops->head(st, "links", "fifo", &h) == -ENOENT, "fifo: ENOENT");
+    g.calls = 0;
+    buf_init(&g.b, 64);
+    CHECK(st->ops->get(st, "links", "fifo", 0, UINT64_MAX, get_cb, &g) ==
+              -ENOENT,
+          "get of a fifo: ENOENT, without blocking");
+    buf_release(&g.b);
+    CHECK(st->ops->copy(st, "links", "fifo", "links", "x", NULL) == -ENOENT,
+          "copy of a fifo");
+}
+
 static int count_cb(void *ctx, const struct store_entry *e)
 {
     (*(int *)ctx)++;
@@ -691,7 +736,7 @@ static void test_buckets_and_stats(void)
     buf_init(&b, 4096);
     uint64_t before = stats_get(STAT_requests_list_buckets);
     CHECK(st->ops->list_buckets(st, bucket_cb, &b) == 0, "list_buckets");
-    CHECK_STR(b.data, "Zed b many");
+    CHECK_STR(b.data, "Zed b links many");
     CHECK(stats_get(STAT_requests_list_buckets) - before == 1, "counted");
     buf_release(&b);
 
@@ -801,6 +846,7 @@ int main(void)
 
     test_listing();
     test_pages();
+    test_links();
     test_markers();
     test_bad_names();
     test_get();
