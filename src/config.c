@@ -129,19 +129,20 @@ struct raw_opts {
     const char *missing; /* a value option given without '=' */
 };
 
+/* gluefs's own options, in the order of the BARE() keys below. */
 static const struct {
     const char *name;
     enum opt_kind kind;
-    size_t off;
 } opt_table[] = {
-#define S(n) {#n, OPT_STR, offsetof(struct raw_opts, n)}
-#define F(n) {#n, OPT_FLAG, offsetof(struct raw_opts, n)}
-    S(endpoint),  S(region),       S(profile),         S(buckets),
-    S(local),     S(state_dir), S(cache_dir),    S(crawl),           S(readahead),
-    S(part_size), S(parts_in_flight), S(attr_ttl),     S(sample_bytes),
-    S(settle),    F(path_style),   F(virtual_host),    F(no_sign_request),
-#undef S
-#undef F
+    {"endpoint", OPT_STR},        {"region", OPT_STR},
+    {"profile", OPT_STR},         {"buckets", OPT_STR},
+    {"local", OPT_STR},           {"state_dir", OPT_STR},
+    {"cache_dir", OPT_STR},       {"crawl", OPT_STR},
+    {"readahead", OPT_STR},       {"part_size", OPT_STR},
+    {"parts_in_flight", OPT_STR}, {"attr_ttl", OPT_STR},
+    {"sample_bytes", OPT_STR},    {"settle", OPT_STR},
+    {"path_style", OPT_FLAG},     {"virtual_host", OPT_FLAG},
+    {"no_sign_request", OPT_FLAG},
 };
 #define N_OPTS (sizeof opt_table / sizeof *opt_table)
 
