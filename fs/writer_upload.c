@@ -477,7 +477,9 @@ ssize_t upload_write(struct upload *u, const char *data, size_t len,
                      uint64_t off)
 {
     pthread_mutex_lock(&u->lock);
-    int rc = u->err ? u->err : u->part_err;
+    if (!u->err && u->part_err)
+        u->err = u->part_err; /* a part failed: the content is lost */
+    int rc = u->err;
     size_t done = 0;
     while (!rc && done < len) {
         uint64_t pos = off + done;
@@ -667,7 +669,9 @@ int upload_flush(struct upload *u, const struct store_meta *meta,
     if (uploaded)
         *uploaded = false;
     pthread_mutex_lock(&u->lock);
-    int rc = u->err ? u->err : u->part_err;
+    if (!u->err && u->part_err)
+        u->err = u->part_err;
+    int rc = u->err;
     if (!rc && meta) {
         u->meta = *meta;
         u->has_meta = true;

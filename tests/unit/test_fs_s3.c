@@ -311,7 +311,7 @@ static void test_attrcache(void)
     listing_unref(back);
     /* a listing larger than the row cap is not cached */
     struct listing_entry big[11];
-    char nm[11][8];
+    char nm[11][16];
     for (int i = 0; i < 11; i++) {
         snprintf(nm[i], sizeof nm[i], "f%d", i);
         big[i] = (struct listing_entry){nm[i], false, 0, 0, ""};
