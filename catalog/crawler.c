@@ -248,6 +248,25 @@ static int normalize_target(char **t)
     return 0;
 }
 
+/* Normalise targets FROM.. of SP, written on spec line LINENO. */
+static int check_targets(struct crawl_spec *sp, size_t from, int lineno,
+                         char *err, size_t errlen)
+{
+    for (size_t i = from; i < sp->ntargets; i++) {
+        int rc = normalize_target(&sp->targets[i]);
+        if (rc == -ENOMEM)
+            return rc;
+        if (rc) {
+            snprintf(err, errlen,
+                     "spec line %d: target '%.200s' is not an "
+                     "s3://bucket/prefix/ URL",
+                     lineno, sp->targets[i]);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
 /* Parse a spec (DESIGN.md 4).  On -EINVAL, ERR says which line and why. */
 static int spec_parse(const char *text, size_t len, bool allow_no_targets,
                       struct crawl_spec *sp, char *err, size_t errlen)
@@ -286,6 +305,7 @@ static int spec_parse(const char *text, size_t len, bool allow_no_targets,
         char *s = trim(line);
         if (!*s)
             continue;
+        size_t ntargets_before = sp->ntargets;
         if (cont && last_key >= 0) {
             /* A continuation line adds to a list. */
             if (last_key == 0)
@@ -298,6 +318,8 @@ static int spec_parse(const char *text, size_t len, bool allow_no_targets,
                          keys[last_key]);
                 rc = -EINVAL;
             }
+            if (!rc && last_key == 0)
+                rc = check_targets(sp, ntargets_before, lineno, err, errlen);
             continue;
         }
         char *eq = strchr(s, '=');
@@ -352,26 +374,9 @@ static int spec_parse(const char *text, size_t len, bool allow_no_targets,
             }
             sp->interval = (unsigned)v;
         }
-        if (!rc && k == 0) {
-            for (size_t i = 0; i < sp->ntargets && !rc; i++)
-                if (normalize_target(&sp->targets[i])) {
-                    snprintf(err, errlen,
-                             "spec line %d: target '%.200s' is not an "
-                             "s3://bucket/prefix/ URL",
-                             lineno, sp->targets[i]);
-                    rc = -EINVAL;
-                }
-        }
+        if (!rc && k == 0)
+            rc = check_targets(sp, ntargets_before, lineno, err, errlen);
     }
-    /* Continuation targets are normalised too. */
-    for (size_t i = 0; i < sp->ntargets && !rc; i++)
-        if (strncmp(sp->targets[i], "s3://", 5) ||
-            normalize_target(&sp->targets[i])) {
-            snprintf(err, errlen,
-                     "spec: target '%.200s' is not an s3://bucket/prefix/ URL",
-                     sp->targets[i]);
-            rc = -EINVAL;
-        }
     if (!rc && !sp->ntargets && !allow_no_targets) {
         snprintf(err, errlen,
                  "spec: missing key 'targets' (targets = s3://bucket/prefix/)");
