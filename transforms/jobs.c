@@ -670,9 +670,16 @@ static int prepare_sql(struct run *r)
         return fail(r, "sql: only one statement is allowed (a SELECT)");
     }
     if (!sqlite3_stmt_readonly(s) || sqlite3_column_count(s) == 0) {
+        const char *p = sql.data;
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+            p++;
+        size_t wl = strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                              "abcdefghijklmnopqrstuvwxyz");
+        fail(r, "sql: only a SELECT is allowed, not %.*s", (int)(wl ? wl : 1),
+             wl ? p : "?");
         sqlite3_finalize(s);
         buf_release(&sql);
-        return fail(r, "sql: only a SELECT is allowed");
+        return -1;
     }
     /* Default partitions for a copy: the source's own. */
     char **pby = sp->partition_by;
@@ -786,6 +793,10 @@ static int run_rows(struct run *r)
             return 0;
         if (cancelled(r) || rc == SQLITE_INTERRUPT)
             return -1;
+        /* A source that cannot be read names its object itself. */
+        const char *msg = sqlite3_errmsg(r->db);
+        if (!strncmp(msg, "cannot read '", 13))
+            return fail(r, "%s", msg);
         return sql_error(r, NULL);
     }
 }
