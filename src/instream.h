@@ -61,6 +61,30 @@ int instream_decompress(struct instream *in, enum compression c,
 int instream_auto(struct instream *in, uint64_t max_out,
                   enum compression *detected, struct instream **out);
 
+/* Sample mode, for a bounded prefix of an object (e.g. instream_object
+ * with LIMIT = 1 MiB, as the crawler reads): like instream_decompress /
+ * instream_auto, but when the underlying data ends inside a compressed
+ * stream the decompressed stream simply ends there (read returns 0)
+ * instead of failing with -EBADMSG.  Corrupt data is still -EBADMSG and
+ * MAX_OUT still gives -EFBIG. */
+int instream_decompress_sample(struct instream *in, enum compression c,
+                               uint64_t max_out, struct instream **out);
+int instream_auto_sample(struct instream *in, uint64_t max_out,
+                         enum compression *detected, struct instream **out);
+
+/* Notes on the implementation (all streams):
+ * - Errors are sticky: after a read fails, later reads return the same
+ *   error.  An object stream passes the store's errno through (-EIO,
+ *   -ENOENT, -EACCES, ...).
+ * - Concatenated gzip members and bzip2 streams are read one after the
+ *   other; bytes after the last member that do not start another one are
+ *   ignored (as gzip does).  Empty input decompresses to empty output.
+ * - raw_bytes of a decompressor or of instream_auto's stream mirrors the
+ *   bottom source's raw_bytes (bytes downloaded for an object).  An object
+ *   stream counts a chunk when the reader reaches it (the chunk fetched
+ *   ahead is not counted until then).
+ * - An object shorter than SIZE simply ends early. */
+
 /* Read until N bytes or the end; returns bytes read or -errno. */
 ssize_t instream_read_full(struct instream *in, void *buf, size_t n);
 
