@@ -86,6 +86,8 @@ static void XMLCALL xp_end(void *ud, const XML_Char *name)
         copy_trunc(x->err.code, sizeof x->err.code, t, x->text.len);
     else if (!strcmp(x->path, "/Error/Message"))
         copy_trunc(x->err.message, sizeof x->err.message, t, x->text.len);
+    else if (!strcmp(x->path, "/Error/Region"))
+        copy_trunc(x->err.region, sizeof x->err.region, t, x->text.len);
     else if (x->on_end && strcmp(x->root, "Error") != 0) {
         int rc = x->on_end(x, x->path, t, x->text.len);
         if (rc) {

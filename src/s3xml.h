@@ -27,6 +27,8 @@
 struct s3xml_error {
     char code[64];     /* e.g. "NoSuchKey"; "" if absent */
     char message[256]; /* S3's message, truncated; "" if absent */
+    char region[32];   /* <Region> (AuthorizationHeaderMalformed and
+                          redirects name the bucket's region); "" if absent */
 };
 
 /* Parse an <Error> document into OUT.  Returns 0, or -EPROTO when BODY is

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,14 @@
 #define S3_MAX_EXTRA 16
 #define S3_POOL_IDLE 64
 #define S3_URL_MAX (64u << 10)
+#define S3_REGION_CACHE 64
+#define S3_REGION_MAX 32
+
+/* A bucket found to live outside the configured region. */
+struct bucket_region {
+    char bucket[64];
+    char region[S3_REGION_MAX];
+};
 
 struct s3 {
     struct store base;
@@ -44,6 +53,11 @@ struct s3 {
     char *access_key, *secret_key, *session_token; /* never logged */
     bool path_style;
     bool anonymous;
+    bool aws_default;  /* the endpoint is AWS's regional one: follow a
+                          bucket's region in the host name too */
+    pthread_mutex_t mu; /* guards regions */
+    struct bucket_region regions[S3_REGION_CACHE];
+    unsigned nregions, next_region;
 };
 
 /* One S3 call: request description, hooks' state, result. */
@@ -63,6 +77,8 @@ struct s3_call {
     enum stat_id stat;
 
     /* filled by s3_call_run */
+    char region[S3_REGION_MAX];        /* signing region of this call */
+    char bucket_region[S3_REGION_MAX]; /* x-amz-bucket-region answered */
     char host[512];
     char payload_hash[SIGV4_HEX_SHA256_LEN + 1];
     struct buf url;
@@ -228,11 +244,16 @@ static int build_url(struct s3_call *c)
     struct s3 *s = c->s;
     bool https = !strcmp(s->scheme, "https");
     bool vhost = c->bucket && !s->path_style && dns_compatible(c->bucket, https);
+    char base[300];
     int rc;
-    if (vhost)
-        snprintf(c->host, sizeof c->host, "%s.%s", c->bucket, s->host);
+    if (s->aws_default)
+        snprintf(base, sizeof base, "s3.%s.amazonaws.com", c->region);
     else
-        snprintf(c->host, sizeof c->host, "%s", s->host);
+        snprintf(base, sizeof base, "%s", s->host);
+    if (vhost)
+        snprintf(c->host, sizeof c->host, "%s.%s", c->bucket, base);
+    else
+        snprintf(c->host, sizeof c->host, "%s", base);
 
     rc = buf_puts(&c->raw_path, s->base_path);
     if (!rc && c->bucket && !vhost)
@@ -277,6 +298,7 @@ static int call_headers(void *ctx, uint64_t delivered, struct http_headers *h)
         if (rc)
             return rc;
     }
+    c->bucket_region[0] = '\0';
     time_t now = time(NULL);
     sigv4_amz_date(now, amz_date);
     hv[n++] = (struct sigv4_kv){"Host", c->host};
@@ -300,7 +322,7 @@ static int call_headers(void *ctx, uint64_t delivered, struct http_headers *h)
     struct sigv4_creds cr = {s->access_key, s->secret_key};
     struct sigv4_out out;
     sigv4_out_init(&out);
-    rc = sigv4_sign(&sr, &cr, s->region, "s3", now, &out);
+    rc = sigv4_sign(&sr, &cr, c->region, "s3", now, &out);
     if (!rc)
         rc = http_headers_add(h, "Authorization", out.authz.data);
     sigv4_out_release(&out);
@@ -332,6 +354,71 @@ static bool call_retry(void *ctx, long status, const struct buf *body)
     return code_retryable(e.code);
 }
 
+/* ---- buckets in other regions ---- */
+
+static void region_for(struct s3 *s, const char *bucket, char *out)
+{
+    snprintf(out, S3_REGION_MAX, "%s", s->region);
+    if (!bucket)
+        return;
+    pthread_mutex_lock(&s->mu);
+    for (unsigned i = 0; i < s->nregions; i++)
+        if (!strcmp(s->regions[i].bucket, bucket)) {
+            snprintf(out, S3_REGION_MAX, "%s", s->regions[i].region);
+            break;
+        }
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void region_remember(struct s3 *s, const char *bucket,
+                            const char *region)
+{
+    if (strlen(bucket) >= sizeof s->regions[0].bucket)
+        return;
+    pthread_mutex_lock(&s->mu);
+    unsigned i;
+    for (i = 0; i < s->nregions; i++)
+        if (!strcmp(s->regions[i].bucket, bucket))
+            break;
+    if (i == s->nregions) {
+        if (s->nregions < S3_REGION_CACHE) {
+            s->nregions++;
+        } else {
+            i = s->next_region;
+            s->next_region = (s->next_region + 1) % S3_REGION_CACHE;
+        }
+    }
+    snprintf(s->regions[i].bucket, sizeof s->regions[i].bucket, "%s", bucket);
+    snprintf(s->regions[i].region, sizeof s->regions[i].region, "%s", region);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* A region name from a server: letters, digits and '-' only. */
+static bool region_ok(const char *r)
+{
+    if (!r[0])
+        return false;
+    for (; *r; r++)
+        if (!((*r >= 'a' && *r <= 'z') || (*r >= '0' && *r <= '9') ||
+              *r == '-'))
+            return false;
+    return true;
+}
+
+/* http.c ON_HEADER hook: note x-amz-bucket-region, pass the rest on. */
+static void call_on_header(void *ctx, const char *name, size_t nlen,
+                           const char *value, size_t vlen)
+{
+    struct s3_call *c = ctx;
+    if (nlen == 19 && !strncasecmp(name, "x-amz-bucket-region", 19) &&
+        vlen < sizeof c->bucket_region) {
+        memcpy(c->bucket_region, value, vlen);
+        c->bucket_region[vlen] = '\0';
+    }
+    if (c->on_header)
+        c->on_header(ctx, name, nlen, value, vlen);
+}
+
 /* Run the call: 0 with *STATUS set when a response came (any status), or
  * -errno.  Non-2xx answers are mapped to -errno and logged here; CODE
  * (64 bytes, may be NULL) receives the S3 error code. */
@@ -349,46 +436,66 @@ static int call_run(struct s3_call *c, long *status, char *code)
     else
         snprintf(c->payload_hash, sizeof c->payload_hash, "%s",
                  SIGV4_EMPTY_SHA256);
-    rc = build_url(c);
-    if (rc)
-        return rc == -E2BIG ? -ENAMETOOLONG : rc;
+    region_for(c->s, c->bucket, c->region);
 
-    struct http_request req = {
-        .method = c->method,
-        .url = c->url.data,
-        .stat = c->stat,
-        .body = c->body,
-        .body_len = c->body_len,
-        .headers = call_headers,
-        .on_header = c->on_header,
-        .on_response = c->on_response,
-        .resumable = c->resumable,
-        .on_data = c->on_data,
-        .body_out = c->body_out,
-        .retry = call_retry,
-        .ctx = c,
-    };
-    http_result_init(&res);
-    rc = http_execute(c->s->pool, &req, &res);
-    *status = res.status;
-    if (rc) {
-        if (res.status == 0 && rc != -ENOMEM && rc != -E2BIG &&
-            (rc == -ETIMEDOUT || rc == -ECONNREFUSED ||
-             rc == -EHOSTUNREACH || rc == -EIO)) {
-            log_failure(c, 0, NULL, rc, res.attempts);
-            rc = -EIO;
+    for (int hop = 0;; hop++) {
+        buf_reset(&c->url);
+        buf_reset(&c->raw_path);
+        rc = build_url(c);
+        if (rc)
+            return rc == -E2BIG ? -ENAMETOOLONG : rc;
+
+        struct http_request req = {
+            .method = c->method,
+            .url = c->url.data,
+            .stat = c->stat,
+            .body = c->body,
+            .body_len = c->body_len,
+            .headers = call_headers,
+            .on_header = call_on_header,
+            .on_response = c->on_response,
+            .resumable = c->resumable,
+            .on_data = c->on_data,
+            .body_out = c->body_out,
+            .retry = call_retry,
+            .ctx = c,
+        };
+        http_result_init(&res);
+        rc = http_execute(c->s->pool, &req, &res);
+        *status = res.status;
+        if (rc) {
+            if (res.status == 0 && (rc == -ETIMEDOUT || rc == -ECONNREFUSED ||
+                                    rc == -EHOSTUNREACH || rc == -EIO)) {
+                log_failure(c, 0, NULL, rc, res.attempts);
+                rc = -EIO;
+            }
+            http_result_release(&res);
+            return rc;
         }
-        http_result_release(&res);
-        return rc;
+        if (res.status >= 200 && res.status < 300) {
+            http_result_release(&res);
+            return 0;
+        }
+        memset(&e, 0, sizeof e);
+        if (res.error_body.len)
+            s3xml_parse_error(res.error_body.data, res.error_body.len, &e);
+        clean_code(e.code);
+
+        /* The bucket lives in another region (301 PermanentRedirect, 307,
+         * or 400 AuthorizationHeaderMalformed): remember it and go again,
+         * once, signed for that region. */
+        const char *other = c->bucket_region[0] ? c->bucket_region : e.region;
+        if (hop == 0 && c->bucket &&
+            (res.status == 301 || res.status == 307 || res.status == 400) &&
+            region_ok(other) && strcmp(other, c->region) != 0) {
+            log_info("bucket '%s' is in region '%s'", c->bucket, other);
+            region_remember(c->s, c->bucket, other);
+            snprintf(c->region, sizeof c->region, "%s", other);
+            http_result_release(&res);
+            continue;
+        }
+        break;
     }
-    if (res.status >= 200 && res.status < 300) {
-        http_result_release(&res);
-        return 0;
-    }
-    memset(&e, 0, sizeof e);
-    if (res.error_body.len)
-        s3xml_parse_error(res.error_body.data, res.error_body.len, &e);
-    clean_code(e.code);
     if (code)
         snprintf(code, 64, "%s", e.code);
     rc = store_http_errno(res.status, e.code[0] ? e.code : NULL);
@@ -1031,6 +1138,7 @@ static void s3_free(struct store *st)
     if (!s)
         return;
     http_pool_free(s->pool);
+    pthread_mutex_destroy(&s->mu);
     free(s->scheme);
     free(s->host);
     free(s->base_path);
@@ -1118,6 +1226,7 @@ int store_s3_new(const struct config *cfg, struct store **out, char *err,
     if (!s)
         return -ENOMEM;
     s->base.ops = &s3_ops;
+    pthread_mutex_init(&s->mu, NULL);
     const char *region = cfg->region && cfg->region[0] ? cfg->region
                                                         : "us-east-1";
     s->region = strdup(region);
@@ -1125,6 +1234,7 @@ int store_s3_new(const struct config *cfg, struct store **out, char *err,
     if (!endpoint || !endpoint[0]) {
         snprintf(def, sizeof def, "https://s3.%s.amazonaws.com", region);
         endpoint = def;
+        s->aws_default = true;
     }
     rc = parse_endpoint(s, endpoint, err, errlen);
     if (rc)

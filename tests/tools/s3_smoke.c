@@ -430,7 +430,47 @@ static void test_chaos(void)
     CHECK(stats_get(STAT_errors) - e0 == 1, "one error counted");
     plan("");
     CHECK(st->ops->del(st, bucket, "chaos/copy") == 0, "delete");
+
+    /* a bucket in another region: 301 with x-amz-bucket-region, or 400
+     * AuthorizationHeaderMalformed naming it; the call goes again signed
+     * for that region, and later calls use it at once (the proxy log
+     * shows the credential scope of each request) */
+    plan("redirect:eu-west-3\n");
+    CHECK(st->ops->head(st, bucket, "chaos/obj", &h) == 0 && h.size == n,
+          "head after a region redirect");
+    plan("");
+    CHECK(st->ops->head(st, bucket, "chaos/obj", &h) == 0, "head again");
+    plan("badregion:ap-south-1\n");
+    rc = store_get_all(st, bucket, "chaos/obj", n, &all, &alen);
+    CHECK(rc == 0 && alen == n, "get after AuthorizationHeaderMalformed: %d",
+          rc);
+    free(all);
+    plan("redirect:eu-west-1\nredirect:ap-south-1\n");
+    CHECK(st->ops->head(st, bucket, "chaos/obj", &h) == -EIO,
+          "a second redirect is not followed");
+    plan("");
     free(data);
+}
+
+/* no_sign_request: no Authorization header at all */
+static void test_anonymous(const char *endpoint)
+{
+    struct config cfg;
+    char err[256];
+    struct store *s = NULL;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.endpoint = (char *)endpoint;
+    cfg.region = (char *)"us-east-1";
+    cfg.no_sign_request = true;
+    cfg.access_key = (char *)"S3RVER";
+    cfg.secret_key = (char *)"S3RVER";
+    CHECK(store_s3_new(&cfg, &s, err, sizeof err) == 0, "anonymous store");
+    if (!s)
+        return;
+    struct store_head h;
+    plan("");
+    CHECK(s->ops->head(s, bucket, "chaos/obj", &h) == 0, "anonymous head");
+    s->ops->free(s);
 }
 
 /* ---- bench ---- */
@@ -579,6 +619,7 @@ int main(int argc, char **argv)
     if (argc >= 5 && !strcmp(argv[3], "chaos")) {
         plan_path = argv[4];
         test_chaos();
+        test_anonymous(argv[1]);
         st->ops->free(st);
         return check_done();
     }

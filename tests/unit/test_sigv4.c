@@ -504,6 +504,12 @@ static void test_s3xml(void)
           "not an error doc");
     CHECK(s3xml_parse_error("<Error><Code>", 13, &e) == -EPROTO, "truncated");
     CHECK(s3xml_parse_error("", 0, &e) == -EPROTO, "empty");
+    const char *region_doc =
+        "<Error><Code>AuthorizationHeaderMalformed</Code><Message>m</Message>"
+        "<Region>eu-west-3</Region></Error>";
+    CHECK(s3xml_parse_error(region_doc, strlen(region_doc), &e) == 0 &&
+              !strcmp(e.region, "eu-west-3"),
+          "region '%s'", e.region);
 
     /* ListAllMyBucketsResult, with an early stop */
     const char *lb =
