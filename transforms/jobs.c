@@ -58,6 +58,7 @@ struct job {
     char error[2048];
     struct buf log;
     bool log_full;
+    bool needs_save;
     struct job *next;
 };
 
@@ -176,6 +177,10 @@ static int persist_locked(struct job *j)
 {
     if (!G || !G->db)
         return 0;
+    /* The state store's connection is shared: a statement of ours must
+     * not land inside another module's open transaction. */
+    if (state_begin(G->db))
+        return -EIO;
     sqlite3_stmt *s = NULL;
     int rc = sqlite3_prepare_v2(
         G->db,
@@ -191,6 +196,7 @@ static int persist_locked(struct job *j)
     if (rc != SQLITE_OK) {
         log_warn("jobs: cannot save job '%s': %s", j->name,
                  sqlite3_errmsg(G->db));
+        state_rollback(G->db);
         return -EIO;
     }
     sqlite3_bind_text(s, 1, j->name, -1, SQLITE_STATIC);
@@ -214,9 +220,10 @@ static int persist_locked(struct job *j)
     if (rc != SQLITE_DONE) {
         log_warn("jobs: cannot save job '%s': %s", j->name,
                  sqlite3_errmsg(G->db));
+        state_rollback(G->db);
         return -EIO;
     }
-    return 0;
+    return state_commit(G->db);
 }
 
 static enum jstate state_of(const char *s)
@@ -275,12 +282,18 @@ static int load_jobs(void)
             snprintf(j->error, sizeof j->error, "interrupted");
             log_line_locked(j, "interrupted: the mount ended during the "
                             "run");
-            persist_locked(j);
+            j->needs_save = true;
         }
         j->next = jobs_head;
         jobs_head = j;
     }
     sqlite3_finalize(s);
+    /* Saved after the listing, not while its statement is open. */
+    for (struct job *j = jobs_head; j; j = j->next)
+        if (j->needs_save) {
+            j->needs_save = false;
+            persist_locked(j);
+        }
     return rc;
 }
 
@@ -1239,7 +1252,7 @@ int job_remove(const char *name)
     *pp = j->next;
     if (j->joinable)
         pthread_join(j->thread, NULL);
-    if (G && G->db) {
+    if (G && G->db && !state_begin(G->db)) {
         sqlite3_stmt *s = NULL;
         if (sqlite3_prepare_v2(G->db, "DELETE FROM jobs WHERE name = ?1", -1,
                                &s, NULL) == SQLITE_OK) {
@@ -1249,6 +1262,8 @@ int job_remove(const char *name)
                          sqlite3_errmsg(G->db));
         }
         sqlite3_finalize(s);
+        if (state_commit(G->db))
+            log_warn("jobs: cannot delete job '%s'", name);
     }
     pthread_mutex_unlock(&jobs_lock);
     job_free(j);
