@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1176,6 +1177,22 @@ static char *dup_or_null(const char *v)
     return v && v[0] ? strdup(v) : NULL;
 }
 
+/* Is HOSTPORT an IP literal ("10.0.0.1:9000", "[::1]:9000")?  Such an
+ * endpoint cannot take bucket.host names: path-style is used. */
+static bool host_is_ip(const char *hostport)
+{
+    char h[256];
+    struct in_addr a4;
+    if (hostport[0] == '[')
+        return true;
+    size_t n = strcspn(hostport, ":");
+    if (n >= sizeof h)
+        return false;
+    memcpy(h, hostport, n);
+    h[n] = '\0';
+    return inet_pton(AF_INET, h, &a4) == 1;
+}
+
 /* Split an endpoint URL into scheme, host[:port] and base path. */
 static int parse_endpoint(struct s3 *s, const char *url, char *err,
                           size_t errlen)
@@ -1244,6 +1261,8 @@ int store_s3_new(const struct config *cfg, struct store **out, char *err,
     s->path_style = cfg->virtual_host
                         ? false
                         : (cfg->path_style || (cfg->endpoint && cfg->endpoint[0]));
+    if (!s->path_style && host_is_ip(s->host))
+        s->path_style = true;
     s->anonymous = cfg->no_sign_request;
     if (!s->anonymous) {
         if (!cfg->access_key || !cfg->access_key[0] || !cfg->secret_key ||

@@ -9,7 +9,9 @@
  *                                       the file PLAN
  *
  * Credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (default S3RVER /
- * S3RVER).  Prints "N passed, N failed". */
+ * S3RVER).  GLUEFS_VHOST=1 uses virtual-host addressing (bucket.host; with
+ * an endpoint http://localhost:PORT curl resolves bucket.localhost to the
+ * loopback, and the chaos proxy turns it back into path-style for s3rver).  Prints "N passed, N failed". */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -37,7 +39,8 @@ static struct store *open_store(const char *endpoint, const char *ak,
     memset(&cfg, 0, sizeof cfg);
     cfg.endpoint = (char *)endpoint;
     cfg.region = (char *)"us-east-1";
-    cfg.path_style = true;
+    cfg.path_style = !getenv("GLUEFS_VHOST");
+    cfg.virtual_host = !cfg.path_style; /* GLUEFS_VHOST=1: bucket.host */
     cfg.access_key = (char *)ak;
     cfg.secret_key = (char *)sk;
     int rc = store_s3_new(&cfg, &s, err, sizeof err);
