@@ -371,6 +371,21 @@ static int rewrite_args(struct fuse_args *args, char *err, size_t errlen)
 
 /* ---- options: values --------------------------------------------------- */
 
+/* V as text; sizes that are whole K/M/G/T with that suffix. */
+static void fmt_size(uint64_t v, bool bytes, char *out, size_t outlen)
+{
+    static const char units[] = "KMGT";
+    int u = -1;
+    while (bytes && v && u < 3 && v % 1024 == 0) {
+        v /= 1024;
+        u++;
+    }
+    if (u >= 0)
+        snprintf(out, outlen, "%llu%c", (unsigned long long)v, units[u]);
+    else
+        snprintf(out, outlen, "%llu", (unsigned long long)v);
+}
+
 /* Parse TEXT as an unsigned number; BYTES allows a K/M/G/T suffix (powers
  * of 1024, optionally followed by "B" or "iB").  Range [MIN, MAX]. */
 static int parse_num(const char *name, const char *text, bool bytes,
@@ -410,9 +425,12 @@ bad:
     set_err(err, errlen, "option '%s': '%s' is not a %s", name, text,
             bytes ? "size in bytes (e.g. 8M)" : "whole number");
     return -EINVAL;
-range:
-    set_err(err, errlen, "option '%s': '%s' is out of range (%llu..%llu)",
-            name, text, (unsigned long long)min, (unsigned long long)max);
+range:;
+    char lo[32], hi[32];
+    fmt_size(min, bytes, lo, sizeof lo);
+    fmt_size(max, bytes, hi, sizeof hi);
+    set_err(err, errlen, "option '%s': '%s' is out of range (%s..%s)", name,
+            text, lo, hi);
     return -EINVAL;
 }
 

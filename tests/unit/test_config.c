@@ -154,7 +154,7 @@ static void test_parse(void)
         {"-o crawl=sometimes /mnt", "crawl"},
         {"--crawl=x /mnt", "'x'"},
         {"-o part_size=1K /mnt", "part_size"},
-        {"-o part_size=6G /mnt", "out of range"},
+        {"-o part_size=6G /mnt", "out of range (5M..5G)"},
         {"-o readahead=12X /mnt", "readahead"},
         {"-o readahead=-1 /mnt", "readahead"},
         {"-o readahead= /mnt", "readahead"},
