@@ -488,6 +488,105 @@ static void test_schema_merge(void)
     columns_free(NULL, 0);
 }
 
+/* Every prefix of a sample, as a truncated sample: the records counted
+ * are exactly the complete ones, and sample_bytes ends after the last. */
+static void test_prefixes(void)
+{
+    /* CSV: header and 60 rows (past the 50 sniffed); the last rows widen
+     * val from bigint to double. */
+    struct buf b;
+    buf_init(&b, 1 << 20);
+    int rc = buf_puts(&b, "id,val,name\n");
+    size_t row_end[61];
+    row_end[0] = b.len;
+    for (int i = 1; rc == 0 && i <= 60; i++) {
+        if (i < 55)
+            rc = buf_printf(&b, "%d,%d,\"n%d\"\n", i, i * 3, i);
+        else
+            rc = buf_printf(&b, "%d,%d.5,\"multi\nline %d\"\n", i, i, i);
+        row_end[i] = b.len;
+    }
+    CHECK(rc == 0, "building the csv sample");
+    struct infer_result r;
+    CHECK(infer_sample(b.data, b.len, false, &r) == 0, "whole csv");
+    char got[256];
+    schema_text(&r, got, sizeof(got));
+    CHECK_STR(got, "id:bigint,val:double,name:string");
+    CHECK(r.records == 60 && r.sample_bytes == b.len && r.fmt.header,
+          "whole csv: %llu records", (unsigned long long)r.records);
+    infer_result_release(&r);
+    for (size_t cut = row_end[0] + 1; cut < b.len; cut++) {
+        CHECK(infer_sample(b.data, cut, true, &r) == 0, "csv cut %zu", cut);
+        size_t whole = 0;
+        while (whole < 60 && row_end[whole + 1] <= cut)
+            whole++;
+        if (whole == 0) {
+            /* The header alone, or a row cut: nothing to check but
+             * that it is not an error. */
+            infer_result_release(&r);
+            continue;
+        }
+        CHECK(strcmp(r.fmt.classification, "csv") == 0 &&
+                  r.records == whole && r.sample_bytes == row_end[whole],
+              "csv cut at %zu: %s, %llu records in %llu bytes, want %zu in "
+              "%zu",
+              cut, r.fmt.classification, (unsigned long long)r.records,
+              (unsigned long long)r.sample_bytes, whole, row_end[whole]);
+        infer_result_release(&r);
+    }
+    buf_release(&b);
+
+    /* JSON array and JSON Lines with nesting and tricky strings. */
+    static const char *const shapes[][2] = {
+        {"[", ",\n"}, /* array: "[" rec ",\n" rec ... "]" */
+        {"", "\n"},   /* lines */
+    };
+    for (int sh = 0; sh < 2; sh++) {
+        buf_init(&b, 1 << 20);
+        rc = buf_puts(&b, shapes[sh][0]);
+        size_t rec_end[21];
+        for (int i = 0; rc == 0 && i < 20; i++) {
+            if (i > 0)
+                rc = buf_puts(&b, shapes[sh][1]);
+            if (rc == 0)
+                rc = buf_printf(&b,
+                                "{\"id\":%d,\"s\":\"a,]}\\\"{[\",\"o\":{\"x\":"
+                                "[%d,{\"y\":null}]},\"e\":[]}",
+                                i, i);
+            rec_end[i + 1] = b.len;
+        }
+        if (rc == 0)
+            rc = buf_puts(&b, sh == 0 ? "]\n" : "\n");
+        CHECK(rc == 0, "building the json sample");
+        CHECK(infer_sample(b.data, b.len, false, &r) == 0, "whole json");
+        schema_text(&r, got, sizeof(got));
+        CHECK_STR(got, "id:bigint,s:string,o:struct<x:array<string>>,"
+                       "e:array<string>");
+        CHECK(r.records == 20, "whole json: %llu records",
+              (unsigned long long)r.records);
+        infer_result_release(&r);
+        for (size_t cut = 1; cut < b.len; cut++) {
+            CHECK(infer_sample(b.data, cut, true, &r) == 0, "json cut %zu",
+                  cut);
+            size_t whole = 0;
+            while (whole < 20 && rec_end[whole + 1] <= cut)
+                whole++;
+            if (whole > 0)
+                CHECK(strcmp(r.fmt.classification, "json") == 0 &&
+                          r.records == whole &&
+                          r.sample_bytes == rec_end[whole],
+                      "json shape %d cut at %zu: %s (%s), %llu records in "
+                      "%llu bytes, want %zu in %zu",
+                      sh, cut, r.fmt.classification, r.reason,
+                      (unsigned long long)r.records,
+                      (unsigned long long)r.sample_bytes, whole,
+                      rec_end[whole]);
+            infer_result_release(&r);
+        }
+        buf_release(&b);
+    }
+}
+
 /* ------------------------------------------------------------------ */
 /* Real files: vega-datasets, as the crawler sees them (first 1 MiB). */
 
@@ -631,6 +730,7 @@ int main(void)
     test_merges();
     test_schema_merge();
     test_samples();
+    test_prefixes();
     test_real_files();
     return check_done();
 }
