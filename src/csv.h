@@ -1,9 +1,12 @@
-/* csv.h - a streaming CSV/TSV record reader over an instream (libcsv),
- * and the matching writer.
+/* csv.h - a streaming CSV/TSV record reader over an instream, and the
+ * matching writer.
  *
  * RFC 4180 quoting (embedded delimiters, doubled quotes, newlines inside
- * quotes), CRLF or LF line ends, a UTF-8 BOM at the start is skipped.
- * Every field and record is capped. */
+ * quotes), CRLF, LF or lone CR line ends, a UTF-8 BOM at the start is
+ * skipped, empty lines are skipped.  Spaces are data (never trimmed).
+ * Every field and record is capped: a record holds at most
+ * max(64 MiB, max_field) bytes.  The reader is csv.c's own state machine,
+ * not libcsv (csv.c says why). */
 #ifndef GLUEFS_CSV_H
 #define GLUEFS_CSV_H
 
@@ -48,11 +51,21 @@ int csv_reader_next(struct csv_reader *r, struct csv_record **rec);
 /* Text of the last error, e.g. "line 12: unterminated quoted field". */
 const char *csv_reader_error(const struct csv_reader *r);
 
+/* Errors are sticky: after csv_reader_next() fails it returns the same
+ * error again.  Field text is never changed apart from quote removal. */
+
+/* Declare that the input is a prefix of the data (a bounded sample, e.g.
+ * an object read with a LIMIT): a last record not ended by a line end may
+ * be cut, so it is dropped, and an open quote at the end is not an error.
+ * Call before the first csv_reader_next(). */
+void csv_reader_set_truncated(struct csv_reader *r, bool truncated);
+
 void csv_reader_free(struct csv_reader *r);
 
 /* Append one field to OUT, quoted per RFC 4180 when it holds DELIM, a
  * quote, CR or LF (or leading/trailing space).  NULL writes nothing (an
- * empty field). */
+ * empty field); a non-NULL empty string is written as "" so that it reads
+ * back as the empty string, not NULL.  On error OUT is left as it was. */
 int csv_write_field(struct buf *out, const char *s, size_t n, char delim)
     __attribute__((warn_unused_result));
 
