@@ -754,6 +754,11 @@ struct cursor {
     struct buf row;
     struct buf pvals;       /* partition values of the open object */
     struct cell *pcells;    /* npkeys cells into pvals */
+    /* Partition pruning: `pkey = value` constraints from xBestIndex. */
+    sqlite3_value **filt;
+    int *filt_key;          /* partition key index of each */
+    int nfilt;
+    uint64_t skipped;       /* objects skipped by the filter */
 };
 
 static int vt_set_error(struct vtab *vt, const char *fmt, ...)
@@ -836,10 +841,32 @@ static int vt_disconnect(sqlite3_vtab *base)
 static int vt_best_index(sqlite3_vtab *base, sqlite3_index_info *info)
 {
     struct vtab *vt = (struct vtab *)base;
-    /* A full scan always: the cost grows with the bytes to read, so the
-     * planner puts the smaller source outside. */
-    info->estimatedCost = 1000.0 + (double)vt->src->bytes;
-    info->estimatedRows = (sqlite3_int64)(vt->src->bytes / 64 + 1);
+    /* A full scan, but `pkey = value` constraints prune objects by their
+     * k=v folders.  The cost grows with the bytes to read, so the planner
+     * puts the smaller source outside. */
+    double cost = 1000.0 + (double)vt->src->bytes;
+    int ncols = (int)vt->src->ncols;
+    char keys[256] = "";
+    size_t kl = 0;
+    int argv = 0;
+    for (int i = 0; i < info->nConstraint; i++) {
+        const struct sqlite3_index_constraint *k = &info->aConstraint[i];
+        if (!k->usable || k->op != SQLITE_INDEX_CONSTRAINT_EQ ||
+            k->iColumn < ncols || kl + 8 >= sizeof keys)
+            continue;
+        info->aConstraintUsage[i].argvIndex = ++argv;
+        info->aConstraintUsage[i].omit = 0;
+        kl += (size_t)snprintf(keys + kl, sizeof keys - kl, "%s%d",
+                               kl ? "," : "", k->iColumn - ncols);
+        cost /= 10;
+    }
+    if (argv) {
+        info->idxStr = sqlite3_mprintf("%s", keys);
+        info->needToFreeIdxStr = 1;
+        info->idxNum = argv;
+    }
+    info->estimatedCost = cost;
+    info->estimatedRows = (sqlite3_int64)(cost / 64 + 1);
     return SQLITE_OK;
 }
 
@@ -863,6 +890,17 @@ static int vt_open(sqlite3_vtab *base, sqlite3_vtab_cursor **out)
     buf_init(&c->pvals, 1u << 20);
     *out = &c->base;
     return SQLITE_OK;
+}
+
+static void clear_filter(struct cursor *c)
+{
+    for (int i = 0; i < c->nfilt; i++)
+        sqlite3_value_free(c->filt[i]);
+    free(c->filt);
+    free(c->filt_key);
+    c->filt = NULL;
+    c->filt_key = NULL;
+    c->nfilt = 0;
 }
 
 static void count_bytes(struct cursor *c)
@@ -901,6 +939,7 @@ static int vt_close(sqlite3_vtab_cursor *base)
 {
     struct cursor *c = (struct cursor *)base;
     close_object(c, false);
+    clear_filter(c);
     buf_release(&c->row);
     buf_release(&c->pvals);
     free(c->cells);
@@ -926,13 +965,13 @@ static size_t hive_unescape(char *s, size_t n)
 }
 
 /* Fill the partition cells from the object's key. */
-static int set_partition_values(struct cursor *c)
+static int set_partition_values(struct cursor *c, const char *key)
 {
     struct srctab_source *src = c->vt->src;
     buf_reset(&c->pvals);
     for (size_t k = 0; k < src->npkeys; k++)
         c->pcells[k].type = SQLITE_NULL;
-    const char *rel = c->obj->key + strlen(src->prefix);
+    const char *rel = key + strlen(src->prefix);
     for (const char *p = rel;;) {
         const char *e = strchr(p, '/');
         if (!e)
@@ -964,6 +1003,37 @@ static int set_partition_values(struct cursor *c)
     return 0;
 }
 
+/* False only when a partition constraint surely rejects every row of
+ * the object (SQLite checks every row again anyway: omit is 0). */
+static bool object_matches(struct cursor *c, const struct srctab_object *o)
+{
+    if (!c->nfilt)
+        return true;
+    if (set_partition_values(c, o->key))
+        return true;
+    for (int i = 0; i < c->nfilt; i++) {
+        const struct cell *cl = &c->pcells[c->filt_key[i]];
+        sqlite3_value *v = c->filt[i];
+        int vt = sqlite3_value_type(v);
+        if (vt == SQLITE_NULL || cl->type == SQLITE_NULL)
+            return false; /* `= NULL` is never true */
+        if (cl->type == SQLITE_INTEGER && vt == SQLITE_INTEGER) {
+            if (cl->i != sqlite3_value_int64(v))
+                return false;
+        } else if (cl->type == SQLITE_TEXT &&
+                   (vt == SQLITE_TEXT || vt == SQLITE_INTEGER)) {
+            /* A text column compares as text (its affinity turns an
+             * integer constant into text first). */
+            const char *t = (const char *)sqlite3_value_text(v);
+            size_t n = (size_t)sqlite3_value_bytes(v);
+            if (!t || n != cl->len ||
+                memcmp(t, c->pvals.data + cl->off, n))
+                return false;
+        }
+    }
+    return true;
+}
+
 static int open_next_object(struct cursor *c)
 {
     struct vtab *vt = c->vt;
@@ -992,7 +1062,7 @@ static int open_next_object(struct cursor *c)
         c->skip_header = src->fmt.header;
     }
     if (!rc)
-        rc = set_partition_values(c);
+        rc = set_partition_values(c, o->key);
     if (rc) {
         close_object(c, false);
         return vt_set_error(vt, "cannot read 's3://%s/%s': %s", src->bucket,
@@ -1099,7 +1169,17 @@ static int vt_next(sqlite3_vtab_cursor *base)
             __atomic_load_n(vt->env->cancel, __ATOMIC_RELAXED))
             return SQLITE_INTERRUPT;
         if (!c->obj) {
+            while (c->next_obj < src->nobjs &&
+                   !object_matches(c, &src->objs[c->next_obj])) {
+                c->next_obj++;
+                c->skipped++;
+            }
             if (c->next_obj >= src->nobjs) {
+                if (c->skipped && vt->scans == 1)
+                    env_log(vt->env, "source '%s': the partition filter "
+                            "skipped %llu of %zu objects", src->name,
+                            (unsigned long long)c->skipped, src->nobjs);
+                c->skipped = 0;
                 c->eof = true;
                 return SQLITE_OK;
             }
@@ -1150,6 +1230,30 @@ static int vt_filter(sqlite3_vtab_cursor *base, int idxnum,
     struct cursor *c = (struct cursor *)base;
     struct vtab *vt = c->vt;
     close_object(c, false);
+    clear_filter(c);
+    if (idxnum > 0 && idxstr && argc == idxnum) {
+        c->filt = calloc((size_t)argc, sizeof *c->filt);
+        c->filt_key = calloc((size_t)argc, sizeof *c->filt_key);
+        if (!c->filt || !c->filt_key) {
+            clear_filter(c);
+            return SQLITE_NOMEM;
+        }
+        const char *p = idxstr;
+        for (int i = 0; i < argc; i++) {
+            char *end;
+            long k = strtol(p, &end, 10);
+            c->filt[i] = sqlite3_value_dup(argv[i]);
+            if (!c->filt[i] || k < 0 || (size_t)k >= vt->src->npkeys) {
+                c->nfilt = i + (c->filt[i] != NULL);
+                clear_filter(c);
+                return SQLITE_NOMEM;
+            }
+            c->filt_key[i] = (int)k;
+            c->nfilt = i + 1;
+            p = *end == ',' ? end + 1 : end;
+        }
+    }
+    c->skipped = 0;
     c->next_obj = 0;
     c->rowid = 0;
     c->eof = false;
