@@ -69,9 +69,31 @@ int json_reader_new(struct instream *in, size_t max_record, int max_depth,
  * the instream's error. */
 int json_reader_next(struct json_reader *r, struct jval **rec);
 
+/* The file's shape: ARRAY from the first non-space byte ('['); LINES once
+ * a second top-level value begins; SINGLE when the input ended after
+ * exactly one top-level value.  json_reader_next() reads ahead far enough
+ * that the shape is known when the first record comes out. */
 enum json_shape json_reader_shape(const struct json_reader *r);
+/* Text of the last error, "line N: ..." ("no error" if none). */
 const char *json_reader_error(const struct json_reader *r);
+/* The line where the record last returned began (1-based), or after an
+ * error the line of the error. */
 unsigned long long json_reader_line(const struct json_reader *r);
+
+/* Notes: records completed before an error are returned before it; errors
+ * are sticky.  A UTF-8 BOM at the start is skipped.  MAX_RECORD counts a
+ * record's compact text (whitespace not counted, escapes counted as the
+ * bytes they stand for); a single token spanning more than MAX_RECORD
+ * bytes of input is -E2BIG too.  MAX_DEPTH counts nesting inside one
+ * record (the top-level array of an ARRAY file is not counted).  After a
+ * top-level array closes, further top-level values are records as well
+ * ("[...] [...]" gives the elements of both). */
+
+/* Declare that the input is a prefix of the data (a bounded sample): when
+ * it ends inside a value, that last partial record is dropped and the
+ * reader ends quietly instead of failing with -EBADMSG.  Call before the
+ * first json_reader_next(). */
+void json_reader_set_truncated(struct json_reader *r, bool truncated);
 
 void json_reader_free(struct json_reader *r);
 
