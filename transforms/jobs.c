@@ -829,7 +829,8 @@ static int delete_old(struct run *r)
         gluefs_object_changed(r->spec->target_bucket, r->old[i]);
         deleted++;
     }
-    run_log(r->j, "mode overwrite: deleted %zu old objects", deleted);
+    run_log(r->j, "mode overwrite: deleted %zu old object%s", deleted,
+            deleted == 1 ? "" : "s");
     return 0;
 }
 
