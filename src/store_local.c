@@ -46,8 +46,9 @@
  * since) get the stand-in "<size hex>-<mtime ns hex>", cheap to compute
  * and changed by any write that changes size or mtime.
  *
- * Temp files of a crashed process stay in .gluefs-tmp (hidden); staged
- * multipart uploads stay until aborted, as on S3. */
+ * Temp files a crashed process left in .gluefs-tmp are removed when a
+ * store opens, once their ctime is a day old; staged multipart uploads stay
+ * until aborted, as on S3. */
 #include "store.h"
 
 #include <dirent.h>
@@ -1496,6 +1497,48 @@ static int local_mpu_abort(struct store *st, const char *bucket,
 
 /* ---- lifecycle -------------------------------------------------------- */
 
+#define TMP_STALE_SECONDS (24 * 3600)
+
+/* Remove temp files untouched for a day from every bucket's temp folder
+ * (a crashed writer's leftovers).  ctime, not mtime: a finished temp file
+ * carries the object's mtime, which may be old. */
+static void sweep_temps(const struct store_local *s)
+{
+    struct dirlist d;
+    if (dirlist_read(s->rootlen ? s->root : "/", "", &d))
+        return;
+    time_t limit = time(NULL) - TMP_STALE_SECONDS;
+    unsigned removed = 0;
+    for (size_t i = 0; i < d.n; i++) {
+        char *nm = d.v[i].name;
+        size_t nl = strlen(nm);
+        if (nm[0] == '.' || nm[nl - 1] != '/')
+            continue;
+        nm[nl - 1] = '\0';
+        char dir[PATH_MAX];
+        if (tmp_dir(s, nm, dir, sizeof dir))
+            continue;
+        DIR *td = opendir(dir);
+        if (!td)
+            continue;
+        struct dirent *de;
+        while ((de = readdir(td)) != NULL) {
+            struct stat sb;
+            if (de->d_name[0] == '.' ||
+                fstatat(dirfd(td), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) ||
+                !S_ISREG(sb.st_mode) || sb.st_ctim.tv_sec >= limit)
+                continue;
+            if (unlinkat(dirfd(td), de->d_name, 0) == 0)
+                removed++;
+        }
+        closedir(td);
+    }
+    dirlist_release(&d);
+    if (removed)
+        log_info("local: removed %u stale temp files under '%s'", removed,
+                 s->rootlen ? s->root : "/");
+}
+
 static void local_free(struct store *st)
 {
     struct store_local *s = (struct store_local *)st;
@@ -1561,6 +1604,7 @@ int store_local_new(const char *root, struct store **out, char *err,
     s->base.ops = &local_ops;
     s->root = real;
     s->rootlen = len;
+    sweep_temps(s);
     if (RAND_bytes((unsigned char *)&s->tag, sizeof s->tag) != 1)
         s->tag = (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL);
     *out = &s->base;

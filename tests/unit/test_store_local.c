@@ -856,6 +856,16 @@ int main(void)
     test_threads();
 
     st->ops->free(st);
+
+    /* Opening a store sweeps only day-old temp files: a writer's fresh
+     * temp file (even one carrying an old object mtime) stays. */
+    write_raw("b/.gluefs-tmp/fresh.tmp", "in flight");
+    snprintf(p, sizeof p, "%s/b/.gluefs-tmp/fresh.tmp", root);
+    struct timespec old[2] = {{0, UTIME_OMIT}, {1000000000, 0}};
+    utimensat(AT_FDCWD, p, old, 0);
+    CHECK(store_local_new(root, &st, err, sizeof err) == 0, "reopen");
+    CHECK(exists("b/.gluefs-tmp/fresh.tmp"), "fresh temp file kept");
+    st->ops->free(st);
     rm_rf(root);
     return check_done();
 }
