@@ -570,6 +570,20 @@ static int jr_feed(struct json_reader *r)
         if (n == 0)
             r->eof = true;
     }
+    /* Before looking for a BOM, have 3 bytes (or the end). */
+    while (!r->bom_checked && !r->eof && r->ilen - r->ipos < 3 &&
+           memcmp(r->ibuf + r->ipos, "\xef\xbb\xbf", r->ilen - r->ipos) == 0) {
+        ssize_t n = r->in->read(r->in, r->ibuf + r->ilen,
+                                JSON_INBUF - r->ilen);
+        if (n < 0) {
+            jr_fail(r, (int)n, r->line, "cannot read the input: %s",
+                    strerror((int)-n));
+            return (int)n;
+        }
+        if (n == 0)
+            r->eof = true;
+        r->ilen += (size_t)n;
+    }
     if (!r->started) {
         /* The shape comes from the first non-space byte (after a BOM). */
         size_t i = r->ipos;
@@ -593,6 +607,8 @@ static int jr_feed(struct json_reader *r)
         if (!r->eof || r->done)
             return 0;
         r->done = true;
+        if (!r->started)
+            return 0; /* nothing but whitespace: no records */
         unsigned long long line = r->last_nl && r->line > 1 ? r->line - 1
                                                             : r->line;
         if (yajl_complete_parse(r->h) != yajl_status_ok) {
