@@ -360,6 +360,15 @@ static int authorizer(void *ctx, int code, const char *a, const char *b,
     case SQLITE_READ:
     case SQLITE_RECURSIVE:
         return SQLITE_OK;
+    case SQLITE_UPDATE:
+        /* SQLite itself asks this when it first connects an eponymous
+         * table such as json_each().  A user's UPDATE never runs: the
+         * statement must be read-only, and DEFENSIVE forbids writing
+         * the schema. */
+        if (a && (!strcmp(a, "sqlite_master") ||
+                  !strcmp(a, "sqlite_temp_master")))
+            return SQLITE_OK;
+        break;
     case SQLITE_FUNCTION:
         if (b && (!strcasecmp(b, "load_extension") ||
                   !strcasecmp(b, "fts3_tokenizer"))) {
@@ -369,11 +378,12 @@ static int authorizer(void *ctx, int code, const char *a, const char *b,
         }
         return SQLITE_OK;
     default:
-        if (!ac->denied[0])
-            snprintf(ac->denied, sizeof ac->denied, "%s",
-                     action_name(code, a, b));
-        return SQLITE_DENY;
+        break;
     }
+    if (!ac->denied[0])
+        snprintf(ac->denied, sizeof ac->denied, "%s",
+                 action_name(code, a, b));
+    return SQLITE_DENY;
 }
 
 struct run {
