@@ -151,7 +151,16 @@ class S3Store:
             self.empty_bucket(bucket)
 
     def empty_bucket(self, bucket):
-        for k in list(self.keys(bucket)):
+        keys = list(self.keys(bucket))
+        for i in range(0, len(keys), 1000):
+            batch = keys[i:i + 1000]
+            try:
+                self.c.delete_objects(Bucket=bucket, Delete={
+                    "Objects": [{"Key": k} for k in batch], "Quiet": True})
+            except Exception:
+                for k in batch:
+                    self.c.delete_object(Bucket=bucket, Key=k)
+        for k in self.keys(bucket):  # whatever a batch left behind
             self.c.delete_object(Bucket=bucket, Key=k)
         try:
             ups = self.c.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
