@@ -548,14 +548,30 @@ static void run_case(const struct run_case *c)
     buf_release(&b);
 }
 
+/* A csv table lake.NAME at LOC with columns "name:type,name:type". */
 static void put_table(sqlite3 *db, const char *name, const char *loc,
-                      struct column *cols, size_t n)
+                      const char *colspec)
 {
     struct table_def t;
     memset(&t, 0, sizeof t);
-    t.database = "lake";
-    t.name = (char *)name;
-    t.location = (char *)loc;
+    char dbname[] = "lake";
+    char *nm = strdup(name), *lc = strdup(loc), *cs = strdup(colspec);
+    struct column cols[16];
+    size_t n = 0;
+    for (char *p = cs; p && *p && n < 16;) {
+        char *comma = strchr(p, ',');
+        if (comma)
+            *comma = '\0';
+        char *colon = strchr(p, ':');
+        *colon = '\0';
+        cols[n].name = p;
+        cols[n].type = colon + 1;
+        n++;
+        p = comma ? comma + 1 : NULL;
+    }
+    t.database = dbname;
+    t.name = nm;
+    t.location = lc;
     snprintf(t.fmt.classification, sizeof t.fmt.classification, "csv");
     snprintf(t.fmt.compression, sizeof t.fmt.compression, "none");
     t.fmt.delimiter = ',';
@@ -563,6 +579,9 @@ static void put_table(sqlite3 *db, const char *name, const char *loc,
     t.cols = cols;
     t.ncols = n;
     CHECK(catalog_put_table(db, &t) == 0, "put table %s", name);
+    free(nm);
+    free(lc);
+    free(cs);
 }
 
 static void test_runs(void)
@@ -572,7 +591,7 @@ static void test_runs(void)
         CHECK(0, "mkdtemp");
         return;
     }
-    char root[256], state[256], cmd[300];
+    char root[64], state[64], cmd[256];
     snprintf(root, sizeof root, "%s/lake", dir);
     snprintf(state, sizeof state, "%s/state", dir);
     snprintf(cmd, sizeof cmd, "mkdir -p %s/b %s/hidden", root, root);
@@ -592,14 +611,11 @@ static void test_runs(void)
     const char broken[] = "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03"
                           "garbage that is not deflate";
     put("b", "broken/x.csv.gz", broken, sizeof broken - 1);
-    static struct column wcols[] = {
-        {"date", "date"}, {"precipitation", "double"},
-        {"temp_max", "double"}, {"weather", "string"},
-    };
-    put_table(db, "weather", "s3://b/weather/", wcols, 4);
-    static struct column bcols[] = {{"n", "bigint"}, {"s", "string"}};
-    put_table(db, "bad", "s3://b/bad/", bcols, 2);
-    put_table(db, "broken", "s3://b/broken/", bcols, 2);
+    put_table(db, "weather", "s3://b/weather/",
+              "date:date,precipitation:double,temp_max:double,"
+              "weather:string");
+    put_table(db, "bad", "s3://b/bad/", "n:bigint,s:string");
+    put_table(db, "broken", "s3://b/broken/", "n:bigint,s:string");
 
     struct gluefs g = {.store = ST, .db = db};
     CHECK(jobs_start(&g) == 0, "jobs_start");
