@@ -133,6 +133,7 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
         filler(buf, "catalog", NULL, 0, 0);
         filler(buf, "crawlers", NULL, 0, 0);
         filler(buf, "jobs", NULL, 0, 0);
+        filler(buf, ".gluefs", NULL, 0, 0);
         return 0;
     case R_S3:
         return fss3_readdir(sub, buf, filler, off, fi, flags);
