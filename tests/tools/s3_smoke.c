@@ -4,6 +4,7 @@
  *   s3_smoke ENDPOINT BUCKET            run the checks (bucket must exist)
  *   s3_smoke ENDPOINT BUCKET bench MIB  time a MIB MiB PUT (multipart, 4
  *                                       parts in flight) and GET
+ *   s3_smoke ENDPOINT BUCKET getbench KEY  time one whole GET of KEY
  *   s3_smoke PROXY BUCKET chaos PLAN    faults injected by a proxy that
  *                                       pops one action per request from
  *                                       the file PLAN
@@ -625,6 +626,17 @@ int main(int argc, char **argv)
         test_anonymous(argv[1]);
         st->ops->free(st);
         return check_done();
+    }
+    if (argc >= 5 && !strcmp(argv[3], "getbench")) {
+        /* time one whole-object GET of KEY */
+        uint64_t got = 0;
+        double t0 = now_s();
+        int rc = st->ops->get(st, bucket, argv[4], 0, UINT64_MAX, count_cb, &got);
+        double t1 = now_s();
+        printf("get %" PRIu64 " MiB: rc %d, %.2f s, %.1f MiB/s\n", got >> 20,
+               rc, t1 - t0, (double)(got >> 20) / (t1 - t0));
+        st->ops->free(st);
+        return rc ? 1 : 0;
     }
     if (argc >= 5 && !strcmp(argv[3], "bench")) {
         char *end;
