@@ -308,6 +308,8 @@ static void setup(struct attempt *a, struct curl_slist *hdrs)
     const struct http_request *r = a->req;
     CURL *h = a->h;
     curl_easy_setopt(h, CURLOPT_URL, r->url);
+    /* S3 keys may hold "." and ".." segments: send the path as signed */
+    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);

@@ -166,6 +166,7 @@ static void test_objects(void)
         "uni/\xc3\xbc\xc3\xa9\xe2\x82\xac \xe6\x97\xa5\xe6\x9c\xac.csv",
         "special/a+b&c=d?e#f%g;h,i:j@k$l!m'n(o)p*q~r.txt",
         "deep/x/y/z/name.txt",
+        "dots/../x/./y", /* sent as is, never squashed by the client */
         /* "a//b" is a valid S3 key (signed as is), but s3rver's router
          * loses the empty segment, so it is not tried here. */
     };
@@ -212,7 +213,10 @@ static void test_objects(void)
         CHECK(rc == 0 && b.n == sizeof data && !memcmp(got, data, sizeof data),
               "whole get: rc %d n %zu", rc, b.n);
 
-        /* the key lists as itself */
+        /* the key lists as itself (s3rver's file store resolves "." and
+         * ".." segments, so that key does not list back) */
+        if (strstr(key, "/../"))
+            continue;
         struct list_ctx c = {0};
         CHECK(st->ops->list(st, bucket, key, NULL, list_cb, &c) == 0, "list");
         CHECK(c.n == 1 && !strcmp(c.last, key), "listed '%s' as '%s'", key,
