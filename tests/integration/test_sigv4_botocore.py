@@ -4,7 +4,8 @@ About 200 random S3 requests (methods, keys with unicode, spaces and
 reserved characters, query parameters including bare ones like ?uploads,
 repeated and untrimmed headers, payloads, session tokens, regions, times)
 are signed by the C signer (tests/tools/sigv4_sign, found under
-$GLUEFS_BUILD, default /work/main/build) and by botocore; the
+$GLUEFS_BUILD, default build/ in the repository, i.e. /work/main/build)
+and by botocore; the
 Authorization headers must be identical.
 
 Run: GLUEFS_BUILD=/work/main/build /usr/bin/python3 -m pytest -q \
@@ -25,7 +26,8 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-BUILD = os.environ.get("GLUEFS_BUILD", "/work/main/build")
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("GLUEFS_BUILD") or os.path.join(REPO, "build")  # /work/main/build
 SIGNER = os.path.join(BUILD, "tests", "tools", "sigv4_sign")
 
 N_REQUESTS = 200
