@@ -15,6 +15,7 @@
 #include "json.h"
 #include "log.h"
 #include "spec.h"
+#include "stats.h"
 #include "store.h"
 
 #define ROW_BUF_MAX (64u << 20) /* converted text of one row */
@@ -910,6 +911,7 @@ static void count_bytes(struct cursor *c)
     uint64_t now = c->in->raw_bytes;
     if (now > c->counted) {
         counter_add(&c->vt->env->counters->bytes_read, now - c->counted);
+        stats_add(STAT_job_bytes_read, now - c->counted);
         c->counted = now;
     }
 }

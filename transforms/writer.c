@@ -16,6 +16,7 @@
 #include "csv.h"
 #include "gluefs.h"
 #include "log.h"
+#include "stats.h"
 #include "store.h"
 
 #define LINE_MAX_BYTES (64u << 20) /* one serialised row */
@@ -99,6 +100,13 @@ const char *writer_error(const struct writer *w)
 static void add(uint64_t *c, uint64_t n)
 {
     __atomic_add_fetch(c, n, __ATOMIC_RELAXED);
+}
+
+/* Bytes of an object now in the store: the run's and the mount's. */
+static void add_written(struct writer *w, uint64_t n)
+{
+    add(&w->o.counters->bytes_written, n);
+    stats_add(STAT_job_bytes_written, n);
 }
 
 /* ---- columns ---------------------------------------------------------- */
@@ -416,7 +424,7 @@ static int upload_chunk(struct writer *w, struct part *p)
         return werr(w, rc, p->key, NULL);
     np[p->nparts].number = p->nparts + 1;
     p->nparts++;
-    add(&w->o.counters->bytes_written, p->out.len);
+    add_written(w, p->out.len);
     buf_reset(&p->out);
     return 0;
 }
@@ -610,7 +618,7 @@ static int close_part(struct writer *w)
         if (rc)
             werr(w, rc, p->key, NULL);
         else
-            add(&w->o.counters->bytes_written, p->out.len);
+            add_written(w, p->out.len);
     } else if (!rc) {
         if (p->out.len)
             rc = upload_chunk(w, p);
