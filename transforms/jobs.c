@@ -584,13 +584,51 @@ static int exec_setup(struct run *r, const char *sql)
 /* One source: its virtual table is the table.  Several: each is read
  * once into a table of the run's database, so a join never re-reads the
  * store once per outer row. */
+/* A source named like "rainy-days" (an s3:// folder) can also be read as
+ * rainy_days, without quotes: a view under the Glue-style name. */
+static int add_alias(struct run *r, const char *name)
+{
+    char alias[256];
+    size_t n = strlen(name);
+    if (n >= sizeof alias)
+        return 0;
+    bool differs = false;
+    for (size_t i = 0; i <= n; i++) {
+        char c = name[i];
+        bool ok = !c || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  (c >= '0' && c <= '9') || c == '_';
+        alias[i] = ok ? c : '_';
+        differs |= !ok;
+    }
+    if (!differs || (alias[0] >= '0' && alias[0] <= '9'))
+        return 0;
+    for (size_t i = 0; i < r->nsrcs; i++)
+        if (!strcasecmp(r->srcs[i]->name, alias))
+            return 0; /* a source has that name itself */
+    struct buf sql;
+    buf_init(&sql, 4096);
+    int rc = buf_printf(&sql, "CREATE TEMP VIEW IF NOT EXISTS \"%s\" AS "
+                        "SELECT * FROM ", alias);
+    if (!rc)
+        rc = srctab_quote_ident(&sql, name);
+    if (!rc) {
+        char *msg = NULL;
+        if (sqlite3_exec(r->db, sql.data, NULL, NULL, &msg) == SQLITE_OK)
+            run_log(r->j, "source '%s' can also be read as %s", name,
+                    alias);
+        sqlite3_free(msg);
+    }
+    buf_release(&sql);
+    return 0;
+}
+
 static int create_tables(struct run *r)
 {
     char err[1024] = "";
     if (r->nsrcs == 1) {
         if (srctab_create(r->db, 0, r->srcs[0]->name, err, sizeof err))
             return fail(r, "source '%s': %s", r->srcs[0]->name, err);
-        return 0;
+        return add_alias(r, r->srcs[0]->name);
     }
     for (size_t i = 0; i < r->nsrcs; i++) {
         char vname[64];
@@ -622,6 +660,7 @@ static int create_tables(struct run *r)
         buf_release(&sql);
         if (rc)
             return rc;
+        add_alias(r, r->srcs[i]->name);
     }
     return 0;
 }
