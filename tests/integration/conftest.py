@@ -361,7 +361,10 @@ class Lake:
 
     # mount / unmount -------------------------------------------------------
     def mount(self, *opts, crawl="manual", access_key=ACCESS_KEY,
-              secret_key=SECRET_KEY, env=None, timeout=30):
+              secret_key=SECRET_KEY, env=None, args=(), timeout=30):
+        """gluefs -f -o state_dir=...,cache_dir=...,crawl=CRAWL [-o OPT]...
+        [ARGS...] MOUNTPOINT, with the store's endpoint and keys in the
+        environment (s3) or -o local=DIR (local)."""
         assert self.proc is None, "already mounted"
         o = [f"state_dir={self.state_dir}", f"cache_dir={self.cache_dir}"]
         if crawl:
@@ -385,6 +388,7 @@ class Lake:
         cmd = [str(GLUEFS), "-f", "-o", ",".join(o)]
         for x in opts:
             cmd += ["-o", x]
+        cmd += list(args)
         cmd.append(str(self.mnt))
         errf = self.work / f"stderr-{len(self.stderr_files) + 1}.log"
         self.stderr_files.append(errf)

@@ -499,3 +499,125 @@ def _cp_written(pid):
     except OSError:
         pass
     return 0
+
+
+# --- costs and attributes ----------------------------------------------------
+
+def test_ls_makes_no_head_per_entry(lake):
+    b = lake.bucket
+    for i in range(200):
+        lake.store.put(b, f"p/f{i:03d}", b"x" * i)
+    lake.mount()
+    before = lake.stats()
+    r = subprocess.run(["ls", "-l", str(lake.s3(b, "p"))], capture_output=True,
+                       text=True, check=True)
+    after = lake.stats()
+    assert len(r.stdout.splitlines()) == 201  # "total" + 200 entries
+    assert after["requests_head"] - before["requests_head"] <= 1, (before, after)
+    assert after["requests_get"] == before["requests_get"]
+    assert 1 <= after["requests_list"] - before["requests_list"] <= 3
+    # sizes came from the listing
+    sizes = {line.split()[-1]: int(line.split()[4]) for line in r.stdout.splitlines()[1:]}
+    assert sizes["f123"] == 123
+
+
+def test_small_read_of_a_big_object_fetches_little(lake, work):
+    b = lake.bucket
+    src = work / "big64"
+    make_random_file(src, 64 << 20)
+    lake.store.put_file(b, "big64", src)
+    data = src.read_bytes()
+    lake.mount()
+    before = lake.stats()
+    with open(lake.s3(b, "big64"), "rb") as f:
+        f.seek(40 << 20)
+        assert f.read(100) == data[40 << 20:(40 << 20) + 100]
+    after = lake.stats()
+    fetched = after["bytes_downloaded"] - before["bytes_downloaded"]
+    assert 100 <= fetched <= (8 << 20), f"{fetched} bytes fetched for a 100-byte read"
+
+
+def test_small_file_is_one_put(lake):
+    b = lake.bucket
+    lake.mount()
+    before = lake.stats()
+    lake.s3(b, "one.txt").write_bytes(b"x" * 1000)
+    after = lake.stats()
+    assert after["requests_put"] - before["requests_put"] == 1, (before, after)
+    assert after["requests_upload_part"] == before["requests_upload_part"]
+    assert lake.store.get(b, "one.txt") == b"x" * 1000
+
+
+def test_touch_and_chown_kept_as_metadata(lake):
+    b = lake.bucket
+    lake.store.put(b, "t.txt", b"t")
+    lake.mount()
+    t = 1_500_000_000
+    os.utime(lake.s3(b, "t.txt"), (t, t))
+    assert int(os.stat(lake.s3(b, "t.txt")).st_mtime) == t
+    os.chown(lake.s3(b, "t.txt"), 1234, 5678)
+    s = os.stat(lake.s3(b, "t.txt"))
+    assert (s.st_uid, s.st_gid) == (1234, 5678)
+    md = lake.store.metadata(b, "t.txt")
+    assert int(md.get("mtime", "0").split(".")[0]) == t, md
+    assert md.get("uid") == "1234" and md.get("gid") == "5678", md
+    assert lake.store.get(b, "t.txt") == b"t"
+    lake.remount()
+    s = os.stat(lake.s3(b, "t.txt"))
+    assert int(s.st_mtime) == t and (s.st_uid, s.st_gid) == (1234, 5678)
+    # touch of a new file creates an empty object
+    subprocess.run(["touch", str(lake.s3(b, "new-empty"))], check=True)
+    assert lake.store.get(b, "new-empty") == b""
+
+
+def test_failed_upload_is_reported_by_close(lake):
+    b = lake.bucket
+    lake.allow_errors(r".")  # the upload's failure is logged
+    lake.mount()
+    f = open(lake.s3(b, "doomed.txt"), "wb")
+    f.write(b"data that cannot land\n")
+    lake.store.delete_bucket(b)  # the bucket disappears under the open file
+    with pytest.raises(OSError) as e:
+        f.close()
+    assert e.value.errno in (errno.EIO, errno.ENOENT), e.value
+
+
+def test_cp_r_and_find(lake, work):
+    b = lake.bucket
+    tree = work / "tree"
+    files = {"a.txt": b"a", "d1/b.txt": b"bb", "d1/d2/c.txt": b"ccc",
+             "d3/e.bin": os.urandom(70000)}
+    for k, v in files.items():
+        (tree / k).parent.mkdir(parents=True, exist_ok=True)
+        (tree / k).write_bytes(v)
+    lake.mount()
+    subprocess.run(["cp", "-r", str(tree), str(lake.s3(b, "tree"))], check=True)
+    for k, v in files.items():
+        assert lake.store.get(b, "tree/" + k) == v
+    r = subprocess.run(["find", str(lake.s3(b, "tree")), "-type", "f"],
+                       capture_output=True, text=True, check=True)
+    found = sorted(os.path.relpath(p, lake.s3(b, "tree")) for p in r.stdout.split())
+    assert found == sorted(files)
+    back = work / "back"
+    subprocess.run(["cp", "-r", str(lake.s3(b, "tree")), str(back)], check=True)
+    for k, v in files.items():
+        assert (back / k).read_bytes() == v
+    subprocess.run(["rm", "-r", str(lake.s3(b, "tree"))], check=True)
+    assert lake.store.keys(b, "tree/") == {}
+
+
+def test_buckets_option_restricts_the_list(lake):
+    other = lake.make_bucket()
+    lake.mount(f"buckets={lake.bucket}")
+    assert os.listdir(lake.s3()) == [lake.bucket]
+    assert errno_of(os.listdir, lake.s3(other)) == errno.ENOENT
+
+
+def test_double_dash_options(lake):
+    """--key=value is accepted as -o key=value."""
+    lake.store.put(lake.bucket, "x", b"x")
+    lake.mount(crawl=None, args=["--crawl=manual", f"--buckets={lake.bucket}"])
+    assert os.listdir(lake.s3()) == [lake.bucket]
+    assert lake.s3(lake.bucket, "x").read_bytes() == b"x"
+    st = lake.status("crawlers", "default")
+    assert st.get("state") == "READY" and st.get("last_run", "none") in ("", "none"), st
