@@ -483,6 +483,11 @@ static int resolve_sources(struct run *r)
     for (size_t i = 0; i < sp->nsources; i++) {
         char err[1024] = "";
         struct srctab_source *s = NULL;
+        if (sp->sources[i].is_s3 &&
+            !gluefs_bucket_allowed(G, sp->sources[i].bucket))
+            return fail(r, "source '%s': bucket '%s' is not among the "
+                        "mount's buckets", sp->sources[i].ref,
+                        sp->sources[i].bucket);
         int rc = srctab_resolve(&r->env, &sp->sources[i], &s, err,
                                 sizeof err);
         if (rc)
@@ -1149,6 +1154,8 @@ static int start_run_locked(struct job *j)
 {
     if (j->active)
         return -EBUSY;
+    if (!G || !G->store)
+        return -EIO; /* jobs_start has not run */
     if (j->joinable) {
         pthread_join(j->thread, NULL); /* ended: returns at once */
         j->joinable = false;
@@ -1170,7 +1177,7 @@ static int start_run_locked(struct job *j)
     persist_locked(j);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, 1u << 20);
+    pthread_attr_setstacksize(&attr, 8u << 20); /* SQLite recursion */
     int rc = pthread_create(&j->thread, &attr, run_thread, j);
     pthread_attr_destroy(&attr);
     if (rc) {
