@@ -390,6 +390,9 @@ static int infer_json(const char *data, size_t n, size_t skipped,
         rc = json_reader_new(in, 0, 0, &r);
     if (rc < 0)
         goto done;
+    /* A repaired sample is whole; one that could not be cut may end
+     * inside its first record. */
+    json_reader_set_truncated(r, truncated && !repaired);
     for (;;) {
         rc = json_reader_next(r, &rec);
         if (rc == 0)
@@ -477,7 +480,8 @@ struct sniff {
     bool failed;
 };
 
-static int sniff_one(const char *data, size_t n, char delim, struct sniff *s)
+static int sniff_one(const char *data, size_t n, bool truncated, char delim,
+                     struct sniff *s)
 {
     memset(s, 0, sizeof(*s));
     size_t counts[INFER_SNIFF_RECORDS];
@@ -487,6 +491,8 @@ static int sniff_one(const char *data, size_t n, char delim, struct sniff *s)
     int rc = instream_memory(data, n, &in);
     if (rc == 0)
         rc = csv_reader_new(in, &o, &r);
+    if (rc == 0)
+        csv_reader_set_truncated(r, truncated);
     while (rc == 0 && s->records < INFER_SNIFF_RECORDS) {
         struct csv_record *rec;
         int k = csv_reader_next(r, &rec);
@@ -780,13 +786,26 @@ static int header_names(char **first, size_t ncols, char **names)
     return 0;
 }
 
-/* Offset just after the LINE-th newline (1-based line numbers), or N. */
+/* Line ends in S[0..N) as the CSV reader counts them: LF, CRLF and a
+ * lone CR each end one line. */
+static unsigned long long count_line_ends(const char *s, size_t n)
+{
+    unsigned long long k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += s[i] == '\n' || (s[i] == '\r' && (i + 1 == n || s[i + 1] != '\n'));
+    return k;
+}
+
+/* Offset just after the LINE-th line end (1-based line numbers), or N. */
 static size_t line_end_offset(const char *s, size_t n, unsigned long long line)
 {
     unsigned long long seen = 0;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] == '\n' && ++seen == line)
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\r' && i + 1 < n && s[i + 1] == '\n')
+            continue; /* CRLF: the LF ends the line */
+        if ((s[i] == '\n' || s[i] == '\r') && ++seen == line)
             return i + 1;
+    }
     return n;
 }
 
@@ -799,7 +818,7 @@ static int infer_csv(const char *data, size_t n, bool truncated,
     size_t len = n;
     if (truncated) {
         /* Records past the last line end are cut: ignore them. */
-        while (len > 0 && data[len - 1] != '\n')
+        while (len > 0 && data[len - 1] != '\n' && data[len - 1] != '\r')
             len--;
         if (len == 0) {
             set_unknown(out, "no complete line in the first %zu bytes", n);
@@ -811,7 +830,7 @@ static int infer_csv(const char *data, size_t n, bool truncated,
     struct sniff sn[NDELIMS];
     size_t best = NDELIMS;
     for (size_t d = 0; d < NDELIMS; d++) {
-        int rc = sniff_one(data, len, infer_delims[d], &sn[d]);
+        int rc = sniff_one(data, len, truncated, infer_delims[d], &sn[d]);
         if (rc < 0)
             return rc;
         if (sn[d].failed || sn[d].records == 0 || sn[d].mode < 2)
@@ -878,6 +897,8 @@ static int infer_csv(const char *data, size_t n, bool truncated,
     rc = instream_memory(data, len, &in);
     if (rc == 0)
         rc = csv_reader_new(in, &o, &r);
+    if (rc == 0)
+        csv_reader_set_truncated(r, truncated); /* may end in a quote */
     while (rc == 0) {
         struct csv_record *rec;
         int k = csv_reader_next(r, &rec);
@@ -902,8 +923,7 @@ static int infer_csv(const char *data, size_t n, bool truncated,
         end_line = rec->line;
         for (size_t j = 0; j < rec->n; j++) {
             quoted |= rec->quoted[j];
-            for (size_t i = 0; i < rec->len[j]; i++)
-                end_line += rec->field[j][i] == '\n';
+            end_line += count_line_ends(rec->field[j], rec->len[j]);
         }
         if (rows == 1) {
             if (rec->n != ncols)
