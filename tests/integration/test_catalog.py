@@ -307,3 +307,111 @@ def test_bad_crawler_spec_is_einval(lake):
     assert e.value.errno == errno.EINVAL
     st = lake.status("crawlers", "bad")
     assert "line 1" in st.get("error", ""), st
+
+
+def test_compressed_and_other_formats(lake, samples, work):
+    """gzip, bzip2 and zstd by magic; JSON Lines; TSV; Parquet by its footer."""
+    import bz2
+    import shutil
+    import subprocess
+    b = lake.bucket
+    weather = (samples / "seattle-weather.csv").read_bytes()
+    lake.store.put(b, "wgz/w.csv.gz", gzip.compress(weather))
+    lake.store.put(b, "wbz/w.csv.bz2", bz2.compress(weather))
+    have_zstd = shutil.which("zstd") is not None
+    if have_zstd:
+        zst = subprocess.run(["zstd", "-q", "-c"], input=weather,
+                             capture_output=True, check=True).stdout
+        lake.store.put(b, "wzst/w.csv.zst", zst)
+    rows = list(csv.DictReader(io.StringIO(weather.decode())))
+    jsonl = "".join(json.dumps({"date": r["date"], "wind": float(r["wind"]),
+                                "weather": r["weather"]}) + "\n" for r in rows)
+    lake.store.put(b, "wjson/w.json", jsonl.encode())
+    lake.store.put(b, "unemp/unemployment.tsv", (samples / "unemployment.tsv").read_bytes())
+    lake.store.put(b, "flights/flights-3m.parquet",
+                   (samples / "flights-3m.parquet").read_bytes())
+    lake.mount()
+    st = lake.crawl()
+    assert st["last_run"] == "SUCCEEDED", st
+    db = lake.database_of(b)
+    tables = set(os.listdir(lake.path("catalog", db)))
+    want = {"wgz", "wbz", "wjson", "unemp", "flights"} | ({"wzst"} if have_zstd else set())
+    assert want <= tables, tables
+    for t, comp in (("wgz", "gzip"), ("wbz", "bzip2"), ("wzst", "zstd")):
+        if t not in tables:
+            continue
+        cols, _ = read_schema(lake.path("catalog", db, t, "schema"))
+        assert cols == WEATHER_SCHEMA, (t, cols)
+        stats = read_text(lake.path("catalog", db, t, "stats"))
+        assert comp in stats, (t, stats)
+    cols, _ = read_schema(lake.path("catalog", db, "wjson", "schema"))
+    assert dict(cols) == {"date": dict(cols).get("date"), "wind": "double",
+                          "weather": "string"}
+    assert dict(cols)["date"] in ("date", "string")
+    tj = json.loads(read_text(lake.path("catalog", db, "wjson", "table.json")))
+    assert tj["Parameters"]["classification"] == "json"
+    cols, _ = read_schema(lake.path("catalog", db, "unemp", "schema"))
+    assert [c for c, _ in cols] == ["id", "rate"]
+    assert dict(cols)["rate"] == "double"
+    cols, _ = read_schema(lake.path("catalog", db, "flights", "schema"))
+    assert len(cols) >= 3, cols
+    tj = json.loads(read_text(lake.path("catalog", db, "flights", "table.json")))
+    assert tj["Parameters"]["classification"] == "parquet"
+    for t in tables:
+        err = validate_table_input(json.loads(read_text(
+            lake.path("catalog", db, t, "table.json"))))
+        assert err == "", (t, err)
+
+
+def test_schema_change_updates_the_table(lake, samples):
+    b = lake.bucket
+    lake.store.put(b, "w/a.csv", b"date,wind\n2012-01-01,4.7\n2012-01-02,4.5\n")
+    lake.mount()
+    st = lake.crawl()
+    db = lake.database_of(b)
+    cols, _ = read_schema(lake.path("catalog", db, "w", "schema"))
+    assert cols == [("date", "date"), ("wind", "double")]
+    # a second file with one more column: the schemas merge
+    lake.store.put(b, "w/b.csv", b"date,wind,weather\n2012-01-03,2.3,rain\n")
+    before = lake.stats()
+    st = lake.crawl()
+    after = lake.stats()
+    assert st["last_run"] == "SUCCEEDED", st
+    assert int(st["tables_updated"]) == 1, st
+    cols, _ = read_schema(lake.path("catalog", db, "w", "schema"))
+    assert cols == [("date", "date"), ("wind", "double"), ("weather", "string")], cols
+    # only the new object was read
+    assert after["requests_get"] - before["requests_get"] >= 1
+    assert int(st["objects_scanned"]) >= 1
+
+
+def test_crawl_after_writes_settle(lake, samples):
+    b = lake.bucket
+    lake.mount("settle=1", crawl="auto")
+    lake.wait("crawlers", "default")
+    db = lake.database_of(b)
+    os.mkdir(lake.s3(b, "weather"))
+    (lake.s3(b, "weather", "w.csv")).write_bytes(
+        (samples / "seattle-weather.csv").read_bytes())
+    wait_until(lambda: os.path.exists(lake.path("catalog", db, "weather", "schema")),
+               60, interval=0.5, what="a crawl after the write settled")
+    cols, _ = read_schema(lake.path("catalog", db, "weather", "schema"))
+    assert cols == WEATHER_SCHEMA
+
+
+def test_stop_a_crawl_and_remove_a_crawler(lake, samples):
+    import errno
+    import shutil
+    lake.mount()
+    os.mkdir(lake.path("crawlers", "tmp"))
+    assert "tmp" in os.listdir(lake.path("crawlers"))
+    with pytest.raises(OSError) as e:
+        with open(lake.path("crawlers", "default", "ctl"), "w") as f:
+            f.write("explode\n")
+    assert e.value.errno == errno.EINVAL
+    shutil.rmtree(lake.path("crawlers", "tmp"))
+    assert "tmp" not in os.listdir(lake.path("crawlers"))
+    # default cannot be removed
+    with pytest.raises(OSError):
+        os.rmdir(lake.path("crawlers", "default"))
+    assert "default" in os.listdir(lake.path("crawlers"))
