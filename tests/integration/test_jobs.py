@@ -340,3 +340,134 @@ def test_job_killed_while_running_is_interrupted(lake, samples, work):
     # no _SUCCESS: the run did not complete
     assert f"longout/_SUCCESS" not in lake.store.keys(b, "longout/")
     lake.stderr_files = lake.stderr_files[n_logs:]
+
+
+def test_gzip_compression(lake, samples):
+    import gzip
+    seed_samples(lake, samples)
+    lake.mount()
+    lake.crawl()
+    st = lake.run_job("gz", RAINY_SPEC.replace("rainy/", "gz/") + "compression = gzip\n")
+    assert st["state"] == "SUCCEEDED", st
+    keys = part_keys(lake, "samples", "gz/")
+    assert keys and all(k.endswith(".json.gz") for k in keys), keys
+    rows = json_rows(gzip.decompress(lake.store.get("samples", k)) for k in keys)
+    assert sorted((r["date"], float(r["precipitation"])) for r in rows) == \
+        rainy_expected(samples)
+
+
+def test_error_if_exists(lake, samples):
+    seed_samples(lake, samples)
+    lake.allow_errors(r"exists")
+    lake.mount()
+    lake.crawl()
+    spec = RAINY_SPEC.replace("rainy/", "once/") + "mode = error_if_exists\n"
+    assert lake.run_job("once", spec)["state"] == "SUCCEEDED"
+    first = part_keys(lake, "samples", "once/")
+    write_file(lake.path("jobs", "once", "ctl"), "run\n")
+    st = lake.wait("jobs", "once")
+    assert st["state"] == "FAILED", st
+    assert "exist" in st.get("error", ""), st
+    assert part_keys(lake, "samples", "once/") == first
+
+
+def test_target_table_is_added_to_the_catalog(lake, samples):
+    seed_samples(lake, samples)
+    lake.mount()
+    lake.crawl()
+    st = lake.run_job("tt", RAINY_SPEC.replace("rainy/", "curated/rainy_days/") +
+                      "target_table = curated.rainy_days\n")
+    assert st["state"] == "SUCCEEDED", st
+    t = lake.path("catalog", "curated", "rainy_days")
+    assert t.is_dir(), os.listdir(lake.path("catalog"))
+    schema = read_text(t / "schema").splitlines()
+    assert [l.split("\t")[0] for l in schema if l and not l.startswith("#")] == \
+        ["date", "precipitation"]
+    tj = json.loads(read_text(t / "table.json"))
+    assert tj["StorageDescriptor"]["Location"].rstrip("/") == "s3://samples/curated/rainy_days"
+    # and the new table is a source for the next job
+    st = lake.run_job("next", "source = curated.rainy_days\n"
+                              "sql = SELECT count(*) AS n FROM rainy_days\n"
+                              "target = s3://samples/count/\nformat = json\n")
+    assert st["state"] == "SUCCEEDED", st
+    rows = json_rows(lake.store.get("samples", k)
+                     for k in part_keys(lake, "samples", "count/"))
+    assert rows == [{"n": len(rainy_expected(samples))}]
+
+
+def test_join_of_two_sources_by_alias(lake, samples):
+    b = seed_samples(lake, samples)
+    lake.store.put(b, "kinds/kinds.csv",
+                   b"weather,wet\nrain,1\ndrizzle,1\nsnow,1\nsun,0\nfog,0\n")
+    lake.mount()
+    lake.crawl()
+    spec = ("source.w = samples.weather\n"
+            "source.k = samples.kinds\n"
+            "sql = SELECT w.weather AS weather, count(*) AS days\n"
+            "      FROM w JOIN k ON w.weather = k.weather\n"
+            "      WHERE k.wet = 1 GROUP BY w.weather ORDER BY w.weather\n"
+            "target = s3://samples/wetdays/\n"
+            "format = json\n")
+    st = lake.run_job("join", spec)
+    assert st["state"] == "SUCCEEDED", st
+    rows = json_rows(lake.store.get("samples", k)
+                     for k in part_keys(lake, "samples", "wetdays/"))
+    counts = {}
+    for r in weather_rows(samples):
+        if r["weather"] in ("rain", "drizzle", "snow"):
+            counts[r["weather"]] = counts.get(r["weather"], 0) + 1
+    assert rows == [{"weather": k, "days": v} for k, v in sorted(counts.items())]
+
+
+def test_status_fields_and_remount(lake, samples):
+    seed_samples(lake, samples)
+    lake.mount()
+    lake.crawl()
+    st = lake.run_job("keep", RAINY_SPEC.replace("rainy/", "keep/"))
+    for k in ("state", "run", "progress", "bytes_read", "rows_read",
+              "bytes_written", "rows_written", "objects_written", "bad_rows",
+              "started", "elapsed", "error"):
+        assert k in st, f"{k} missing from status: {st}"
+    assert st["progress"].startswith("100%"), st
+    assert int(st["objects_written"]) == len(part_keys(lake, "samples", "keep/"))
+    assert int(st["bytes_written"]) == sum(
+        lake.store.keys("samples", "keep/")[k] for k in part_keys(lake, "samples", "keep/"))
+    log = read_text(lake.path("jobs", "keep", "log"))
+    assert log.strip(), "empty job log"
+    lake.remount()
+    assert "keep" in os.listdir(lake.path("jobs"))
+    st2 = lake.status("jobs", "keep")
+    assert st2["state"] == "SUCCEEDED" and st2["run"] == st["run"], st2
+    assert read_text(lake.path("jobs", "keep", "spec")).strip() == \
+        RAINY_SPEC.replace("rainy/", "keep/").strip()
+
+
+@pytest.mark.big
+@pytest.mark.timeout_s(600)
+def test_stop_a_running_job(lake, samples, work):
+    b = lake.bucket
+    raw = (samples / "seattle-weather.csv").read_bytes()
+    header, body = raw.split(b"\n", 1)
+    big = work / "big.csv"
+    with open(big, "wb") as f:
+        f.write(header + b"\n")
+        for _ in range((150 << 20) // len(body)):
+            f.write(body)
+    lake.store.put_file(b, "big/big.csv", big)
+    big.unlink()
+    lake.mount()
+    lake.crawl()
+    db = lake.database_of(b)
+    os.mkdir(lake.path("jobs", "long"))
+    write_file(lake.path("jobs", "long", "spec"),
+               f"source = {db}.big\n"
+               f"target = s3://{b}/stopped/\n"
+               "format = json\n")
+    wait_until(lambda: lake.status("jobs", "long").get("state") != "STARTING",
+               60, interval=0.05, what="the job to start")
+    write_file(lake.path("jobs", "long", "ctl"), "stop\n")
+    st = lake.wait("jobs", "long", timeout=120)
+    if st["state"] == "SUCCEEDED":
+        pytest.fail(f"the job finished before it could be stopped: {st}")
+    assert st["state"] == "STOPPED", st
+    assert f"stopped/_SUCCESS" not in lake.store.keys(b, "stopped/")
