@@ -1074,7 +1074,9 @@ static int run_body(struct run *r, const char *spec_text)
                         : SPEC_FORMAT_JSON;
     if (create_tables(r) || cancelled(r) || prepare_sql(r))
         return -1;
-    run_log(r->j, "writing %s%s to %s (mode %s)", spec_format_name(r->format),
+    run_log(r->j, "writing %s%s%s to %s (mode %s)",
+            spec_format_name(r->format),
+            r->spec->compression ? ", compressed with " : "",
             r->spec->compression ? compression_name(r->spec->compression)
                                  : "",
             r->spec->target, spec_mode_name(r->spec->mode));
