@@ -41,7 +41,8 @@ struct spec_source {
     int line;       /* spec line of the key */
 };
 
-enum spec_format { SPEC_FORMAT_DEFAULT = 0, SPEC_FORMAT_CSV, SPEC_FORMAT_JSON };
+enum spec_format { SPEC_FORMAT_DEFAULT = 0, SPEC_FORMAT_CSV,
+                   SPEC_FORMAT_JSON };
 enum spec_mode { SPEC_MODE_APPEND = 0, SPEC_MODE_OVERWRITE,
                  SPEC_MODE_ERROR_IF_EXISTS };
 

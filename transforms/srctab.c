@@ -377,7 +377,8 @@ static int dedupe_columns(struct srctab_source *s)
 {
     size_t n = s->ncols + s->npkeys;
     for (size_t i = 0; i < n; i++) {
-        struct column *c = i < s->ncols ? &s->cols[i] : &s->pkeys[i - s->ncols];
+        struct column *c =
+            i < s->ncols ? &s->cols[i] : &s->pkeys[i - s->ncols];
         for (int k = 1;; k++) {
             bool clash = !c->name[0];
             for (size_t j = 0; !clash && j < i; j++) {
@@ -558,7 +559,8 @@ static bool is_time_tail(const char *s, size_t n)
     const char *z = s + i + 1;
     size_t zn = n - i - 1;
     return (zn == 2 && all_digits(z, 2)) || (zn == 4 && all_digits(z, 4)) ||
-           (zn == 5 && all_digits(z, 2) && z[2] == ':' && all_digits(z + 3, 2));
+           (zn == 5 && all_digits(z, 2) && z[2] == ':' &&
+            all_digits(z + 3, 2));
 }
 
 static int put_text(struct buf *row, struct cell *c, const char *s, size_t n)
@@ -823,8 +825,9 @@ static int vt_connect(sqlite3 *db, void *aux, int argc,
         return SQLITE_NOMEM;
     }
     for (size_t i = 0; i < n; i++)
-        vt->kinds[i] = class_of(i < src->ncols ? src->cols[i].type
-                                               : src->pkeys[i - src->ncols].type);
+        vt->kinds[i] = class_of(i < src->ncols
+                                    ? src->cols[i].type
+                                    : src->pkeys[i - src->ncols].type);
     vt->env = env;
     vt->src = src;
     *out = &vt->base;
