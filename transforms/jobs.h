@@ -29,7 +29,8 @@ int job_remove(const char *name);                 /* stops a run first */
 
 /* Validate and store a spec, then start a run.  A bad spec returns
  * -EINVAL, leaves the previous spec in place, and sets status's error to
- * e.g. "spec line 4: unknown key 'fromat'" (state FAILED). */
+ * e.g. "spec line 4: unknown key 'fromat'" (state FAILED).  While a run is
+ * under way the spec cannot change: -EBUSY. */
 int job_set_spec(const char *name, const char *text, size_t len);
 
 /* spec as stored; status "key: value" lines (state, run, progress,
@@ -42,7 +43,10 @@ int job_read_log(const char *name, struct buf *out);
 /* Block until the current run (if any) ends, then append status. */
 int job_wait(const char *name, struct buf *out);
 
-/* "run" or "stop" (trailing whitespace ignored); else -EINVAL. */
+/* "run" or "stop" (trailing whitespace ignored); else -EINVAL.  "run"
+ * re-runs the stored spec: -EBUSY while a run is under way, -EINVAL with
+ * no spec yet.  "stop" interrupts the run (state STOPPING, then STOPPED;
+ * its part objects are deleted) and is a no-op when none runs. */
 int job_ctl(const char *name, const char *cmd, size_t len);
 
 #endif
