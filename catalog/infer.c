@@ -599,12 +599,73 @@ static bool ident_like(const char *s)
     return true;
 }
 
+/* Words that column names are made of, sorted (bsearch).  A first row
+ * whose every cell holds one ("Name", "City"; "Title", "Director") while
+ * the values below mostly do not is a header even when every value is
+ * Title-case text like the names (rule (b)). */
+static const char *const header_words[] = {
+    "account", "address", "age", "amount", "area", "author", "balance",
+    "brand", "category", "city", "class", "code", "color", "colour",
+    "comment", "comments", "company", "count", "country", "county",
+    "created", "currency", "customer", "date", "day", "department",
+    "desc", "description", "destination", "director", "distance",
+    "district", "email", "end", "first", "gender", "genre", "group", "id",
+    "item", "key", "kind", "label", "language", "last", "lat", "latitude",
+    "level", "lng", "location", "lon", "long", "longitude", "make",
+    "message", "model", "month", "name", "note", "notes", "number",
+    "order", "origin", "owner", "phone", "place", "price", "product",
+    "quantity", "rank", "rating", "region", "score", "sex", "size", "sku",
+    "source", "species", "start", "state", "status", "street", "symbol",
+    "tag", "tags", "team", "text", "time", "timestamp", "title", "total",
+    "type", "unit", "updated", "url", "user", "username", "value",
+    "version", "weather", "year", "zip",
+};
+
+static int word_cmp(const void *a, const void *b)
+{
+    return strcmp((const char *)a, *(const char *const *)b);
+}
+
+/* Does S hold one of header_words as a word (split at non-letters and at
+ * camelCase humps: "zip_code", "FirstName", "Release Date")? */
+static bool has_header_word(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        while (i < n && !((s[i] >= 'a' && s[i] <= 'z') ||
+                          (s[i] >= 'A' && s[i] <= 'Z')))
+            i++;
+        char w[16];
+        size_t k = 0;
+        bool fits = true;
+        while (i < n && ((s[i] >= 'a' && s[i] <= 'z') ||
+                         (s[i] >= 'A' && s[i] <= 'Z'))) {
+            if (k > 0 && s[i] >= 'A' && s[i] <= 'Z' && s[i - 1] >= 'a' &&
+                s[i - 1] <= 'z')
+                break; /* camelCase hump */
+            if (k + 1 < sizeof(w))
+                w[k++] = (char)(s[i] | 0x20);
+            else
+                fits = false;
+            i++;
+        }
+        w[k] = '\0';
+        if (k > 0 && fits &&
+            bsearch(w, header_words,
+                    sizeof(header_words) / sizeof(header_words[0]),
+                    sizeof(header_words[0]), word_cmp))
+            return true;
+    }
+    return false;
+}
+
 /* What the data rows (all but the first) look like in one column, for
  * comparing with the first row's cell. */
 struct colstat {
     struct htype *type;   /* merged type of the data rows */
     size_t values;        /* non-empty values */
     size_t name_like;     /* values that could be names too */
+    size_t worded;        /* values with a header word */
     size_t digits;        /* values with a digit */
     size_t other_case;    /* lettered values of another case class than
                              the first row's cell */
@@ -624,6 +685,7 @@ static int colstat_add(struct colstat *st, const char *first, const char *v,
     st->values++;
     st->len_sum += len;
     st->name_like += name_like(v, len);
+    st->worded += has_header_word(v, len);
     st->digits += has_digit(v);
     if (first) {
         if (strcmp(first, v) == 0)
@@ -700,7 +762,9 @@ static bool column_says_header(const char *h, const struct colstat *st,
  *      again in its column) and, in some column, the data rows clearly do
  *      not look like that name: categorical values, values with digits
  *      under a name without, values of another letter case, or long free
- *      text (column_says_header).  A single-column file needs more: an
+ *      text (column_says_header); or every first cell holds a word that
+ *      column names are made of ("Name", "City", "Release Date") while
+ *      most values below do not.  A single-column file needs more: an
  *      identifier-like name (no spaces) over categorical values, values
  *      with digits or values of another case ("state": Alabama, Alaska),
  *      so that lines of free words are not taken for a header.
@@ -751,7 +815,15 @@ static bool csv_has_header(char **first, size_t *first_len, size_t ncols,
     for (size_t j = 0; j < ncols; j++)
         if (column_says_header(first[j], &st[j], ncols == 1))
             return true; /* (b) */
-    return false;
+    /* (b) by the words of the names: every cell holds a header word and,
+     * in every column, most values do not. */
+    if (ncols == 1 && !ident_like(first[0]))
+        return false; /* "Make it so": free text, not a name */
+    for (size_t j = 0; j < ncols; j++)
+        if (!has_header_word(first[j], first_len[j]) ||
+            st[j].worded * 2 >= st[j].values)
+            return false;
+    return true;
 }
 
 /* Column names from the header cells (column_name); repeats ->
