@@ -627,10 +627,10 @@ static int add_alias(struct run *r, const char *name)
     return 0;
 }
 
-static int create_tables(struct run *r)
+static int create_tables(struct run *r, bool load)
 {
     char err[1024] = "";
-    if (r->nsrcs == 1) {
+    if (r->nsrcs == 1 && !load) {
         if (srctab_create(r->db, 0, r->srcs[0]->name, err, sizeof err))
             return fail(r, "source '%s': %s", r->srcs[0]->name, err);
         return add_alias(r, r->srcs[0]->name);
@@ -659,8 +659,8 @@ static int create_tables(struct run *r)
             buf_release(&sql);
             return fail(r, "out of memory");
         }
-        run_log(r->j, "loading source '%s' for the join",
-                r->srcs[i]->name);
+        run_log(r->j, "loading source '%s': the sql reads it more than "
+                "once", r->srcs[i]->name);
         rc = exec_setup(r, sql.data);
         buf_release(&sql);
         if (rc)
@@ -830,6 +830,29 @@ static int prepare_sql(struct run *r)
     if (rc)
         return fail(r, "%s", err);
     return 0;
+}
+
+/* How many times the statement opens a virtual table (EXPLAIN's VOpen):
+ * more than one means a source would be scanned more than once. */
+static int scans_of(struct run *r)
+{
+    struct buf sql;
+    buf_init(&sql, SPEC_MAX_TEXT + 16384);
+    int n = 0;
+    sqlite3_stmt *e = NULL;
+    if (!buf_puts(&sql, "EXPLAIN ") &&
+        !buf_puts(&sql, sqlite3_sql(r->stmt)) &&
+        sqlite3_prepare_v2(r->db, sql.data, (int)sql.len, &e, NULL) ==
+            SQLITE_OK) {
+        while (sqlite3_step(e) == SQLITE_ROW) {
+            const char *op = (const char *)sqlite3_column_text(e, 1);
+            if (op && !strcmp(op, "VOpen"))
+                n++;
+        }
+    }
+    sqlite3_finalize(e);
+    buf_release(&sql);
+    return n;
 }
 
 static void maybe_persist(struct run *r, double *last)
@@ -1072,8 +1095,28 @@ static int run_body(struct run *r, const char *spec_text)
         r->format = !strcmp(r->srcs[0]->fmt.classification, "csv")
                         ? SPEC_FORMAT_CSV
                         : SPEC_FORMAT_JSON;
-    if (create_tables(r) || cancelled(r) || prepare_sql(r))
+    bool load = r->nsrcs > 1;
+    if (create_tables(r, load) || cancelled(r) || prepare_sql(r))
         return -1;
+    if (!load && scans_of(r) > 1) {
+        /* A self-join or a correlated subquery would read the store once
+         * per use: read it once into the run's database instead. */
+        sqlite3_finalize(r->stmt);
+        r->stmt = NULL;
+        writer_free(r->w);
+        r->w = NULL;
+        r->auth.strict = false;
+        r->auth.denied[0] = '\0';
+        struct buf drop;
+        buf_init(&drop, 4096);
+        int rc = buf_puts(&drop, "DROP TABLE temp.");
+        if (!rc)
+            rc = srctab_quote_ident(&drop, r->srcs[0]->name);
+        rc = rc ? fail(r, "out of memory") : exec_setup(r, drop.data);
+        buf_release(&drop);
+        if (rc || create_tables(r, true) || cancelled(r) || prepare_sql(r))
+            return -1;
+    }
     run_log(r->j, "writing %s%s%s to %s (mode %s)",
             spec_format_name(r->format),
             r->spec->compression ? ", compressed with " : "",

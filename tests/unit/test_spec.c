@@ -418,6 +418,15 @@ static const struct run_case run_cases[] = {
              "target = s3://b/joined/\nformat = csv\n",
      0, "SUCCEEDED", "", "10 2 0", "joined/", "_SUCCESS part-1-00000.csv",
      "date,v\n2012-01-02,2.5\n2012-01-03,3.5\n"},
+    /* A self-join reads its one source once, not once per row. */
+    {"selfjoin", "source = lake.weather\n"
+                 "sql = SELECT a.date, b.weather AS prev FROM weather a\n"
+                 "      JOIN weather b ON b.date = date(a.date, '-1 day')\n"
+                 "      ORDER BY 1\n"
+                 "target = s3://b/self/\nformat = csv\n",
+     0, "SUCCEEDED", "", "7 5 0", "self/", "_SUCCESS part-1-00000.csv",
+     "date,prev\n2012-01-02,drizzle\n2012-01-03,rain\n2013-01-05,rain\n"
+     "2013-01-06,sun\n2013-01-07,rain\n"},
     /* Rows with a bad field count or a bad value are counted. */
     {"badrows", "source = lake.bad\ntarget = s3://b/badout/\n"
                 "format = json\n",
