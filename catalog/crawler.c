@@ -646,7 +646,6 @@ struct run {
     size_t nobjs, cap;
     struct ctable *tables;
     size_t ntables;
-    size_t *dbs_n; /* unused */
     /* target being listed */
     size_t cur_target;
     char cur_bucket[256], cur_prefix[1024];
@@ -2043,7 +2042,12 @@ static int run_crawl(struct run *r, char *err, size_t errlen)
             return -EINVAL;
         }
         struct bucket_list bl = {NULL, 0};
-        rc = G->store->ops->list_buckets(G->store, bucket_cb, &bl);
+        if (G->bucket_filter && *G->bucket_filter)
+            /* buckets= names them: no ListBuckets needed (anonymous
+             * access to a public bucket cannot list buckets). */
+            rc = add_list(&bl.names, &bl.n, G->bucket_filter);
+        else
+            rc = G->store->ops->list_buckets(G->store, bucket_cb, &bl);
         if (rc) {
             snprintf(err, errlen, "cannot list buckets: %s", strerror(-rc));
             strv_free(bl.names, bl.n);
@@ -2076,7 +2080,11 @@ static int run_crawl(struct run *r, char *err, size_t errlen)
                                  list_cb, r);
         if (rc == -ECANCELED)
             return rc;
-        if (rc) {
+        if (rc == -ENOENT) {
+            run_log(r, LOG_WARNING, "Skipped %s: no such bucket",
+                    r->sp.targets[i]);
+            rc = 0;
+        } else if (rc) {
             snprintf(err, errlen, "cannot list '%s': %s", r->sp.targets[i],
                      strerror(-rc));
             run_log(r, LOG_ERR, "Cannot list %s: %s", r->sp.targets[i],
