@@ -158,6 +158,24 @@ static int json_str(struct buf *out, const char *s)
     return rc;
 }
 
+/* S cut to at most MAX bytes without splitting a UTF-8 sequence, as a
+ * JSON string (Glue limits a column Name to 255). */
+static int json_str_max(struct buf *out, const char *s, size_t max)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n > max) {
+        n = max;
+        while (n && ((unsigned char)s[n] & 0xc0) == 0x80)
+            n--;
+    }
+    int rc = buf_putc(out, '"');
+    if (!rc)
+        rc = buf_put_json_str(out, s ? s : "", n);
+    if (!rc)
+        rc = buf_putc(out, '"');
+    return rc;
+}
+
 static int json_kvs(struct buf *out, const struct kvs *p, const char *indent)
 {
     int rc = buf_puts(out, "{");
@@ -182,7 +200,7 @@ static int json_cols(struct buf *out, const struct column *c, size_t n,
     for (size_t i = 0; i < n && !rc; i++) {
         rc = buf_printf(out, "%s\n%s  {\"Name\": ", i ? "," : "", indent);
         if (!rc)
-            rc = json_str(out, c[i].name);
+            rc = json_str_max(out, c[i].name, 255);
         if (!rc)
             rc = buf_puts(out, ", \"Type\": ");
         if (!rc)

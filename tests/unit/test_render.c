@@ -2,6 +2,7 @@
  * built in code, and the catalog round trip through an in-memory state
  * store. */
 #include <errno.h>
+#include <stddef.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 
@@ -184,6 +185,22 @@ static void test_table_json(void)
     s = render(render_table_json, &t);
     CHECK(s && strstr(s, "\"a\\\"b\\\\c\\u0001\""), "%s", s);
     CHECK(s && strstr(s, "\"field.delim\": \"\\u0001\""), "%s", s);
+    free(s);
+
+    /* Glue limits a column Name to 255 bytes: a longer one is cut, never
+     * inside a UTF-8 sequence ("\xc3\xa9" straddles byte 255 here). */
+    char longname[300];
+    memset(longname, 'a', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    longname[254] = '\xc3';
+    longname[255] = '\xa9';
+    struct column lc[] = {{longname, W("string")}};
+    t.cols = lc;
+    s = render(render_table_json, &t);
+    const char *p = s ? strstr(s, "{\"Name\": \"") : NULL;
+    const char *q = p ? strchr(p + 10, '"') : NULL;
+    CHECK(p && q && q - (p + 10) == 254, "cut at %td",
+          p && q ? q - (p + 10) : (ptrdiff_t)-1);
     free(s);
 }
 
