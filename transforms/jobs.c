@@ -1442,6 +1442,13 @@ static int render_locked(const struct job *j, struct buf *out)
         elapsed = (j->ended ? j->ended : now_s()) - j->started;
     if (elapsed < 0)
         elapsed = 0;
+    /* One line, whatever the message holds (a spec value may span
+     * lines). */
+    char error[sizeof j->error];
+    snprintf(error, sizeof error, "%s", j->error);
+    for (char *p = error; *p; p++)
+        if ((unsigned char)*p < 0x20)
+            *p = ' ';
     return buf_printf(out,
                       "state: %s\n"
                       "run: %u\n"
@@ -1462,7 +1469,7 @@ static int render_locked(const struct job *j, struct buf *out)
                       (unsigned long long)ld(&j->out.rows_written),
                       (unsigned long long)ld(&j->out.objects_written),
                       (unsigned long long)ld(&j->in.bad_rows), started,
-                      elapsed, j->error);
+                      elapsed, error);
 }
 
 int job_read_status(const char *name, struct buf *out)
