@@ -109,6 +109,8 @@ struct colset {
     char **names;
     struct htype **types; /* NULL: no evidence yet */
     size_t n, cap;
+    size_t *slots;        /* hash of names: index + 1, 0 empty */
+    size_t nslots;        /* a power of two, > 2 * n */
 };
 
 static void colset_release(struct colset *cs)
@@ -119,7 +121,39 @@ static void colset_release(struct colset *cs)
     }
     free(cs->names);
     free(cs->types);
+    free(cs->slots);
     memset(cs, 0, sizeof(*cs));
+}
+
+static size_t name_hash(const char *s)
+{
+    size_t h = 14695981039346656037ULL; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* The slot holding NAME, or the empty slot where it would go. */
+static size_t *colset_slot(const struct colset *cs, const char *name)
+{
+    size_t mask = cs->nslots - 1;
+    for (size_t i = name_hash(name) & mask;; i = (i + 1) & mask)
+        if (!cs->slots[i] || strcmp(cs->names[cs->slots[i] - 1], name) == 0)
+            return &cs->slots[i];
+}
+
+static int colset_rehash(struct colset *cs)
+{
+    size_t ns = cs->nslots ? cs->nslots * 2 : 64;
+    size_t *slots = calloc(ns, sizeof(*slots));
+    if (!slots)
+        return -ENOMEM;
+    free(cs->slots);
+    cs->slots = slots;
+    cs->nslots = ns;
+    for (size_t i = 0; i < cs->n; i++)
+        *colset_slot(cs, cs->names[i]) = i + 1;
+    return 0;
 }
 
 /* Index of column NAME (added when new); -ENOMEM, or -E2BIG past
@@ -129,9 +163,11 @@ static ssize_t colset_find(struct colset *cs, const char *name, size_t hint)
 {
     if (hint < cs->n && strcmp(cs->names[hint], name) == 0)
         return (ssize_t)hint;
-    for (size_t i = 0; i < cs->n; i++)
-        if (strcmp(cs->names[i], name) == 0)
-            return (ssize_t)i;
+    if ((cs->n + 1) * 2 > cs->nslots && colset_rehash(cs) < 0)
+        return -ENOMEM;
+    size_t *slot = colset_slot(cs, name);
+    if (*slot)
+        return (ssize_t)(*slot - 1);
     if (cs->n >= INFER_MAX_COLUMNS)
         return -E2BIG;
     if (cs->n == cs->cap) {
@@ -151,6 +187,7 @@ static ssize_t colset_find(struct colset *cs, const char *name, size_t hint)
         return -ENOMEM;
     cs->names[cs->n] = s;
     cs->types[cs->n] = NULL;
+    *slot = cs->n + 1;
     return (ssize_t)cs->n++;
 }
 
@@ -477,7 +514,8 @@ struct sniff {
     size_t mode;        /* the most common field count */
     size_t mode_count;  /* records with it */
     size_t singles;     /* records with one field */
-    bool failed;
+    bool failed;        /* not even one record: why in err */
+    char err[128];
 };
 
 static int sniff_one(const char *data, size_t n, bool truncated, char delim,
@@ -499,10 +537,14 @@ static int sniff_one(const char *data, size_t n, bool truncated, char delim,
         if (k == 0)
             break;
         if (k < 0) {
-            if (k == -ENOMEM)
+            if (k == -ENOMEM) {
                 rc = k;
-            else if (s->records == 0)
+            } else if (s->records == 0) {
+                const char *e = csv_reader_error(r);
                 s->failed = true;
+                snprintf(s->err, sizeof(s->err), "%s",
+                         e && *e ? e : strerror(-k));
+            }
             break;
         }
         if (blank_record(rec))
@@ -920,7 +962,7 @@ static int infer_csv(const char *data, size_t n, bool truncated,
             best = d;
     }
     if (sn[0].records == 0 && sn[0].failed) {
-        set_unknown(out, "not CSV (no record could be read)");
+        set_unknown(out, "csv: %s", sn[0].err);
         return 0;
     }
     if (sn[0].records == 0) {

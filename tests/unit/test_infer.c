@@ -606,6 +606,42 @@ static void test_prefixes(void)
     }
 }
 
+/* Caps: columns past 10,000 are dropped (JSON objects keyed by ids), a
+ * CSV record with more fields than the reader's cap is UNKNOWN. */
+static void test_caps(void)
+{
+    struct buf b;
+    buf_init(&b, 4 << 20);
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < 2010; i++)
+        rc = buf_printf(&b, "{\"k%d\":1,\"k%d\":2,\"k%d\":3,\"k%d\":4,"
+                            "\"k%d\":\"x\"}\n",
+                        5 * i, 5 * i + 1, 5 * i + 2, 5 * i + 3, 5 * i + 4);
+    CHECK(rc == 0, "building the json");
+    struct infer_result r;
+    CHECK(infer_sample(b.data, b.len, false, &r) == 0, "wide json");
+    CHECK(strcmp(r.fmt.classification, "json") == 0 && r.ncols == 10000 &&
+              r.records == 2010,
+          "wide json: %s, %zu columns", r.fmt.classification, r.ncols);
+    if (r.ncols == 10000) {
+        CHECK_STR(r.cols[9999].name, "k9999");
+        CHECK_STR(r.cols[9999].type, "string");
+    }
+    infer_result_release(&r);
+    buf_reset(&b);
+    for (int i = 0; rc == 0 && i < 10001; i++)
+        rc = buf_puts(&b, i ? ",x" : "x");
+    if (rc == 0)
+        rc = buf_puts(&b, "\n");
+    CHECK(rc == 0, "building the csv");
+    CHECK(infer_sample(b.data, b.len, false, &r) == 0, "wide csv");
+    CHECK(strcmp(r.fmt.classification, "UNKNOWN") == 0 &&
+              strstr(r.reason, "csv: line 1: "),
+          "wide csv: %s (%s)", r.fmt.classification, r.reason);
+    infer_result_release(&r);
+    buf_release(&b);
+}
+
 /* ------------------------------------------------------------------ */
 /* Real files: vega-datasets, as the crawler sees them (first 1 MiB). */
 
@@ -750,6 +786,7 @@ int main(void)
     test_schema_merge();
     test_samples();
     test_prefixes();
+    test_caps();
     test_real_files();
     return check_done();
 }
