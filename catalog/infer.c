@@ -961,27 +961,40 @@ static int infer_csv(const char *data, size_t n, bool truncated,
         if (a > b || (a == b && sn[d].mode > sn[best].mode))
             best = d;
     }
-    if (sn[0].records == 0 && sn[0].failed) {
-        set_unknown(out, "csv: %s", sn[0].err);
-        return 0;
-    }
-    if (sn[0].records == 0) {
-        set_unknown(out, "no records (only blank lines)");
-        return 0;
-    }
+    /* One column: every delimiter leaves most records whole; the first
+     * delimiter that can read the text is recorded (',' mostly). */
     bool single = true;
-    for (size_t d = 0; d < NDELIMS; d++)
-        if (!sn[d].failed &&
-            (double)sn[d].singles < INFER_CONSISTENT * (double)sn[d].records)
+    size_t first_ok = NDELIMS, first_failed = NDELIMS;
+    for (size_t d = 0; d < NDELIMS; d++) {
+        if (sn[d].failed) {
+            if (first_failed == NDELIMS)
+                first_failed = d;
+            continue;
+        }
+        if (sn[d].records > 0 && first_ok == NDELIMS)
+            first_ok = d;
+        if ((double)sn[d].singles < INFER_CONSISTENT * (double)sn[d].records)
             single = false;
+    }
+    if (first_ok == NDELIMS) {
+        if (first_failed < NDELIMS)
+            set_unknown(out, "csv: %s", sn[first_failed].err);
+        else
+            set_unknown(out, "no records (only blank lines)");
+        return 0;
+    }
     char delim;
     size_t ncols;
     if (best < NDELIMS && (double)sn[best].mode_count >=
                               INFER_CONSISTENT * (double)sn[best].records) {
         delim = infer_delims[best];
         ncols = sn[best].mode;
+    } else if (single && first_failed < NDELIMS) {
+        /* E.g. more fields than the reader takes: not one column. */
+        set_unknown(out, "csv: %s", sn[first_failed].err);
+        return 0;
     } else if (single) {
-        delim = ',';
+        delim = infer_delims[first_ok];
         ncols = 1;
     } else {
         size_t b = best < NDELIMS ? best : 0;
