@@ -54,6 +54,10 @@ enum compression compression_detect(const void *magic, size_t n)
     if (n >= 4 && m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f &&
         m[3] == 0xfd)
         return COMP_ZSTD;
+    /* A zstd skippable frame (RFC 8878 3.1.2): 0x184D2A5? little-endian. */
+    if (n >= 4 && (m[0] & 0xf0) == 0x50 && m[1] == 0x2a && m[2] == 0x4d &&
+        m[3] == 0x18)
+        return COMP_ZSTD;
     return COMP_NONE;
 }
 

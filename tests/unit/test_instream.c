@@ -20,12 +20,15 @@
 
 struct blob {
     unsigned char *p;
-    size_t n;
+    size_t n, cap;
 };
 
 static void blob_add(struct blob *b, const void *p, size_t n)
 {
-    b->p = realloc(b->p, b->n + n + 1);
+    if (b->n + n + 1 > b->cap) {
+        b->cap = (b->n + n + 1) * 2;
+        b->p = realloc(b->p, b->cap);
+    }
     if (n)
         memcpy(b->p + b->n, p, n);
     b->n += n;
@@ -155,6 +158,9 @@ static void test_detect(void)
         {"BZh", 3, COMP_BZIP2},
         {"\x28\xb5\x2f\xfd", 4, COMP_ZSTD},
         {"\x28\xb5\x2f", 3, COMP_NONE},
+        {"\x50\x2a\x4d\x18", 4, COMP_ZSTD}, /* skippable frame */
+        {"\x5f\x2a\x4d\x18", 4, COMP_ZSTD},
+        {"\x60\x2a\x4d\x18", 4, COMP_NONE},
         {"id,n", 4, COMP_NONE},
         {"{\"a\"", 4, COMP_NONE},
         {"", 0, COMP_NONE},
@@ -263,6 +269,26 @@ static void test_concatenated(void)
         CHECK(rc == 0 && same(&got, want, strlen(want)),
               "%s concatenated: rc %d, %zu bytes",
               compression_name(codecs[c]), rc, got.n);
+        free(got.p);
+        instream_free(d);
+        free(all.p);
+    }
+
+    /* zstd: a skippable frame before the data (as pzstd writes). */
+    {
+        struct blob all = {0};
+        blob_add(&all, "\x50\x2a\x4d\x18\x04\x00\x00\x00meta", 12);
+        struct blob z = zst("after skip", 10);
+        blob_add(&all, z.p, z.n);
+        free(z.p);
+        struct instream *m, *d;
+        enum compression det;
+        instream_memory(all.p, all.n, &m);
+        instream_auto(m, UINT64_MAX, &det, &d);
+        struct blob got = {0};
+        CHECK(det == COMP_ZSTD && drain(d, 100, &got) == 0 &&
+                  same(&got, "after skip", 10),
+              "zstd skippable frame");
         free(got.p);
         instream_free(d);
         free(all.p);
