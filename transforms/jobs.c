@@ -317,7 +317,7 @@ struct auth_ctx {
     char denied[128]; /* the first thing refused, for the message */
 };
 
-static const char *action_name(int code, const char *a, const char *b)
+static const char *action_name(int code)
 {
     switch (code) {
     case SQLITE_ATTACH: return "ATTACH";
@@ -341,7 +341,7 @@ static const char *action_name(int code, const char *a, const char *b)
     case SQLITE_DROP_TEMP_INDEX: case SQLITE_DROP_TEMP_TABLE:
     case SQLITE_DROP_TEMP_TRIGGER: case SQLITE_DROP_TEMP_VIEW:
     case SQLITE_DROP_TRIGGER: case SQLITE_DROP_VIEW: return "DROP";
-    default: (void)a; (void)b; return "this statement";
+    default: return "this statement";
     }
 }
 
@@ -382,7 +382,7 @@ static int authorizer(void *ctx, int code, const char *a, const char *b,
     }
     if (!ac->denied[0])
         snprintf(ac->denied, sizeof ac->denied, "%s",
-                 action_name(code, a, b));
+                 action_name(code));
     return SQLITE_DENY;
 }
 
