@@ -154,6 +154,7 @@ struct ostream {
     struct ofetch ft;  /* the chunk being fetched (or fetched) */
     bool pending;      /* ft holds a chunk not yet taken */
     atomic_bool stop;  /* set by free: abort the GET in flight */
+    bool limited;      /* LIMIT cut the object short */
     int err;
     bool eof;
 };
@@ -298,6 +299,7 @@ int instream_object(struct store *s, const char *bucket, const char *key,
     o->s = s;
     o->chunk = chunk ? chunk : INSTREAM_CHUNK_DEFAULT;
     o->end = size < limit ? size : limit;
+    o->limited = limit < size;
     atomic_init(&o->stop, false);
     o->bucket = strdup(bucket);
     o->key = strdup(key);
@@ -351,6 +353,20 @@ static void pstream_free(struct instream *in)
     free(p);
 }
 
+/* Is the bottom source of IN an object stream that its LIMIT cut short?
+ * Then compressed data ending mid-stream is the limit, not corruption. */
+static bool instream_cut_by_limit(struct instream *in)
+{
+    while (in) {
+        if (in->read == ostream_read)
+            return ((struct ostream *)in)->limited;
+        if (in->read != pstream_read)
+            return false;
+        in = ((struct pstream *)in)->inner;
+    }
+    return false;
+}
+
 /* ---- decompressors ---------------------------------------------------- */
 
 struct dstream {
@@ -395,7 +411,7 @@ static int dstream_fill(struct dstream *d)
 /* The input ended inside a compressed stream. */
 static ssize_t dstream_truncated(struct dstream *d)
 {
-    if (d->partial_ok) {
+    if (d->partial_ok || instream_cut_by_limit(d->inner)) {
         log_debug("%s: sample ends inside the compressed stream after %" PRIu64
                   " bytes; stopping there",
                   compression_name(d->c), d->in_total);

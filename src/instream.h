@@ -83,7 +83,10 @@ int instream_auto_sample(struct instream *in, uint64_t max_out,
  *   bottom source's raw_bytes (bytes downloaded for an object).  An object
  *   stream counts a chunk when the reader reaches it (the chunk fetched
  *   ahead is not counted until then).
- * - An object shorter than SIZE simply ends early. */
+ * - An object shorter than SIZE simply ends early.
+ * - A decompressor stacked (directly or through instream_auto) on an
+ *   object stream that LIMIT cut short behaves as in sample mode: the
+ *   compressed data ending there is the limit, not corruption. */
 
 /* Read until N bytes or the end; returns bytes read or -errno. */
 ssize_t instream_read_full(struct instream *in, void *buf, size_t n);
