@@ -141,6 +141,61 @@ static bool same(const struct blob *a, const void *p, size_t n)
     return a->n == n && (n == 0 || memcmp(a->p, p, n) == 0);
 }
 
+/* ---- object streams over a fake store --------------------------------- */
+
+#define MAX_GETS 64
+
+struct fake_store {
+    struct store base;
+    const unsigned char *data;
+    size_t size;    /* bytes the store really holds */
+    size_t piece;   /* bytes per data callback */
+    int fail_get;   /* 1-based GET number that fails with -EIO (0: none) */
+    pthread_mutex_t mu;
+    int ngets;
+    uint64_t off[MAX_GETS], len[MAX_GETS];
+};
+
+static int fake_get(struct store *s, const char *bucket, const char *key,
+                    uint64_t off, uint64_t len, store_data_cb cb, void *ctx)
+{
+    struct fake_store *f = (struct fake_store *)s;
+    pthread_mutex_lock(&f->mu);
+    int n = f->ngets++;
+    if (n < MAX_GETS) {
+        f->off[n] = off;
+        f->len[n] = len;
+    }
+    pthread_mutex_unlock(&f->mu);
+    if (strcmp(bucket, "b") != 0 || strcmp(key, "k") != 0)
+        return -ENOENT;
+    if (f->fail_get == n + 1)
+        return -EIO;
+    if (off >= f->size)
+        return 0;
+    uint64_t end = len == UINT64_MAX || off + len > f->size ? f->size
+                                                            : off + len;
+    for (uint64_t p = off; p < end; p += f->piece) {
+        size_t k = end - p < f->piece ? (size_t)(end - p) : f->piece;
+        int rc = cb(ctx, f->data + p, k);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static const struct store_ops fake_ops = {.name = "fake", .get = fake_get};
+
+static void fake_init(struct fake_store *f, const void *data, size_t size)
+{
+    memset(f, 0, sizeof(*f));
+    f->base.ops = &fake_ops;
+    f->data = data;
+    f->size = size;
+    f->piece = 1000;
+    pthread_mutex_init(&f->mu, NULL);
+}
+
 /* ---- magic ------------------------------------------------------------ */
 
 static void test_detect(void)
@@ -271,6 +326,21 @@ static void test_concatenated(void)
               compression_name(codecs[c]), rc, got.n);
         free(got.p);
         instream_free(d);
+        /* Again with the compressed bytes arriving 3 at a time (object
+         * chunks of 3 bytes), so member boundaries fall between reads. */
+        struct fake_store f;
+        fake_init(&f, all.p, all.n);
+        instream_object(&f.base, "b", "k", all.n, UINT64_MAX, 3, &m);
+        CHECK(instream_auto(m, UINT64_MAX, NULL, &d) == 0, "auto");
+        got = (struct blob){0};
+        rc = drain(d, 64, &got);
+        CHECK(rc == 0 && same(&got, want, strlen(want)),
+              "%s concatenated in 3-byte chunks: rc %d, %zu bytes",
+              compression_name(codecs[c]), rc, got.n);
+        CHECK(f.ngets == (int)((all.n + 2) / 3), "%d GETs", f.ngets);
+        free(got.p);
+        instream_free(d);
+        pthread_mutex_destroy(&f.mu);
         free(all.p);
     }
 
@@ -443,61 +513,6 @@ static void test_auto_plain(void)
     CHECK(instream_decompress(m, COMP_NONE, 0, &d) == 0 && d == m,
           "none is identity");
     instream_free(d);
-}
-
-/* ---- object streams over a fake store --------------------------------- */
-
-#define MAX_GETS 64
-
-struct fake_store {
-    struct store base;
-    const unsigned char *data;
-    size_t size;    /* bytes the store really holds */
-    size_t piece;   /* bytes per data callback */
-    int fail_get;   /* 1-based GET number that fails with -EIO (0: none) */
-    pthread_mutex_t mu;
-    int ngets;
-    uint64_t off[MAX_GETS], len[MAX_GETS];
-};
-
-static int fake_get(struct store *s, const char *bucket, const char *key,
-                    uint64_t off, uint64_t len, store_data_cb cb, void *ctx)
-{
-    struct fake_store *f = (struct fake_store *)s;
-    pthread_mutex_lock(&f->mu);
-    int n = f->ngets++;
-    if (n < MAX_GETS) {
-        f->off[n] = off;
-        f->len[n] = len;
-    }
-    pthread_mutex_unlock(&f->mu);
-    if (strcmp(bucket, "b") != 0 || strcmp(key, "k") != 0)
-        return -ENOENT;
-    if (f->fail_get == n + 1)
-        return -EIO;
-    if (off >= f->size)
-        return 0;
-    uint64_t end = len == UINT64_MAX || off + len > f->size ? f->size
-                                                            : off + len;
-    for (uint64_t p = off; p < end; p += f->piece) {
-        size_t k = end - p < f->piece ? (size_t)(end - p) : f->piece;
-        int rc = cb(ctx, f->data + p, k);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
-
-static const struct store_ops fake_ops = {.name = "fake", .get = fake_get};
-
-static void fake_init(struct fake_store *f, const void *data, size_t size)
-{
-    memset(f, 0, sizeof(*f));
-    f->base.ops = &fake_ops;
-    f->data = data;
-    f->size = size;
-    f->piece = 1000;
-    pthread_mutex_init(&f->mu, NULL);
 }
 
 static void test_object(void)
