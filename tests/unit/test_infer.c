@@ -2,9 +2,11 @@
  *
  * Tables of (sample, expected classification, delimiter, header, schema)
  * for infer_sample; of (value, type) for infer_text_type; of (a, b,
- * merged) for hive_type_merge.  Then the real files of vega-datasets
- * (what the integration tests crawl), when installed under
- * tools/node_modules: set INFER_VERBOSE=1 to print every schema. */
+ * merged) for hive_type_merge.  Then every prefix of a CSV and of two
+ * JSON samples as a truncated sample (records and sample_bytes exact), the
+ * column and field caps, and the real files of vega-datasets (what the
+ * integration tests crawl), when installed under tools/node_modules: set
+ * INFER_VERBOSE=1 to print every schema. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
