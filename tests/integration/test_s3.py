@@ -621,3 +621,119 @@ def test_double_dash_options(lake):
     assert lake.s3(lake.bucket, "x").read_bytes() == b"x"
     st = lake.status("crawlers", "default")
     assert st.get("state") == "READY" and st.get("last_run", "none") in ("", "none"), st
+
+
+# --- names, caches, concurrency ------------------------------------------------
+
+ODD_NAMES = ["dir with space/naïve €.txt", "a+b=c&d;e,f.txt", "percent%20sign.txt",
+             "q?mark#hash.txt", "日本語/ファイル.csv", "tilde~star*quote'.txt",
+             "emoji😀.bin", "brackets[1](2){3}.txt"]
+
+
+def test_odd_key_names_both_ways(lake):
+    b = lake.bucket
+    for i, k in enumerate(ODD_NAMES[:4]):
+        lake.store.put(b, "in/" + k, f"in {i}".encode())
+    lake.mount()
+    for i, k in enumerate(ODD_NAMES[:4]):
+        assert lake.s3(b, "in", *k.split("/")).read_bytes() == f"in {i}".encode(), k
+    os.mkdir(lake.s3(b, "out"))
+    for i, k in enumerate(ODD_NAMES):
+        p = lake.s3(b, "out", *k.split("/"))
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(f"out {i}".encode())
+    keys = lake.store.keys(b, "out/")
+    for i, k in enumerate(ODD_NAMES):
+        assert lake.store.get(b, "out/" + k) == f"out {i}".encode(), (k, keys)
+    # rename and delete with odd names (s3rver's CopyObject cannot find a
+    # source key holding + & = ; , ? or #, even from botocore: not renamed here)
+    os.rename(lake.s3(b, "out", "tilde~star*quote'.txt"),
+              lake.s3(b, "out", "renamed %2B ü [x].txt"))
+    assert lake.store.get(b, "out/renamed %2B ü [x].txt") == b"out 5"
+    assert not lake.store.exists(b, "out/tilde~star*quote'.txt")
+    os.unlink(lake.s3(b, "out", "q?mark#hash.txt"))
+    assert not lake.store.exists(b, "out/q?mark#hash.txt")
+
+
+def test_changes_by_another_client_show_after_attr_ttl(lake):
+    b = lake.bucket
+    lake.store.put(b, "c.txt", b"version one")
+    lake.mount("attr_ttl=1")
+    assert lake.s3(b, "c.txt").read_bytes() == b"version one"
+    lake.store.put(b, "c.txt", b"version two, longer")
+    lake.store.put(b, "added.txt", b"added")
+    time.sleep(2.5)
+    assert os.stat(lake.s3(b, "c.txt")).st_size == len(b"version two, longer")
+    assert lake.s3(b, "c.txt").read_bytes() == b"version two, longer"
+    assert "added.txt" in os.listdir(lake.s3(b))
+    if lake.backend == "s3":
+        lake.store.c.delete_object(Bucket=b, Key="added.txt")
+    else:
+        (lake.local_dir / b / "added.txt").unlink()
+    time.sleep(2.5)
+    assert "added.txt" not in os.listdir(lake.s3(b))
+    assert errno_of(os.stat, lake.s3(b, "added.txt")) == errno.ENOENT
+
+
+def test_random_writes_to_a_new_file(lake):
+    b = lake.bucket
+    lake.mount()
+    p = lake.s3(b, "sparse.bin")
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.pwrite(fd, b"END", 12 << 20)
+        os.pwrite(fd, b"START", 0)
+        os.pwrite(fd, b"MIDDLE", 6 << 20)
+    finally:
+        os.close(fd)
+    want = bytearray((12 << 20) + 3)
+    want[0:5] = b"START"
+    want[6 << 20:(6 << 20) + 6] = b"MIDDLE"
+    want[12 << 20:] = b"END"
+    assert lake.store.sha256(b, "sparse.bin") == hashlib.sha256(want).hexdigest()
+    assert sha256_file(p) == hashlib.sha256(want).hexdigest()
+
+
+def test_append_to_a_multipart_sized_object(lake, work):
+    b = lake.bucket
+    src = work / "20m"
+    make_random_file(src, 20 << 20)
+    lake.store.put_file(b, "big.bin", src)
+    lake.mount()
+    with open(lake.s3(b, "big.bin"), "ab") as f:
+        f.write(b"TAIL")
+    want = hashlib.sha256(src.read_bytes() + b"TAIL").hexdigest()
+    assert lake.store.sha256(b, "big.bin") == want
+    assert os.stat(lake.s3(b, "big.bin")).st_size == (20 << 20) + 4
+
+
+def test_parallel_writers_and_readers(lake, work):
+    from concurrent.futures import ThreadPoolExecutor
+    b = lake.bucket
+    lake.mount()
+    srcs = []
+    for i in range(6):
+        p = work / f"src{i}"
+        srcs.append((p, make_random_file(p, (6 << 20) + i * 1000)))
+
+    def put(i):
+        subprocess.run(["cp", str(srcs[i][0]), str(lake.s3(b, f"par{i}.bin"))],
+                       check=True)
+
+    def get(i):
+        return sha256_file(lake.s3(b, f"par{i}.bin"))
+
+    with ThreadPoolExecutor(6) as ex:
+        list(ex.map(put, range(6)))
+    for i in range(6):
+        assert lake.store.sha256(b, f"par{i}.bin") == srcs[i][1], i
+    with ThreadPoolExecutor(6) as ex:
+        got = list(ex.map(get, range(6)))
+    assert got == [d for _, d in srcs]
+
+
+def test_statfs(lake):
+    lake.mount()
+    r = subprocess.run(["df", str(lake.mnt)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    os.statvfs(lake.s3(lake.bucket))
