@@ -34,9 +34,13 @@ void jval_free(struct jval *v)
 {
     if (!v)
         return;
+    /* The reader puts a string's bytes or a number's text right after
+     * the struct, in the same allocation (jv_new_text). */
+    const char *inl = (const char *)(v + 1);
     switch (v->type) {
     case J_STRING:
-        free(v->u.str.s);
+        if (v->u.str.s != inl)
+            free(v->u.str.s);
         break;
     case J_ARRAY:
     case J_OBJECT:
@@ -51,7 +55,8 @@ void jval_free(struct jval *v)
     default:
         break;
     }
-    free(v->num_text);
+    if (v->num_text != inl)
+        free(v->num_text);
     free(v);
 }
 
@@ -223,6 +228,27 @@ static struct jval *jv_new(struct json_reader *r, enum jtype t)
     return v;
 }
 
+/* A value of type T carrying N bytes of text (a string's bytes or a
+ * number as written), copied right after the struct, NUL-terminated: one
+ * allocation instead of two.  *TEXT points at the copy. */
+static struct jval *jv_new_text(struct json_reader *r, enum jtype t,
+                                const void *s, size_t n, char **text)
+{
+    struct jval *v = NULL;
+    if (n < SIZE_MAX - sizeof(*v) - 1)
+        v = malloc(sizeof(*v) + n + 1);
+    if (!v) {
+        jr_fail(r, -ENOMEM, r->line, "out of memory");
+        return NULL;
+    }
+    memset(v, 0, sizeof(*v));
+    v->type = t;
+    *text = (char *)(v + 1);
+    memcpy(*text, s, n);
+    (*text)[n] = '\0';
+    return v;
+}
+
 /* Count BYTES of record text; 0 when over the cap. */
 static int jr_count(struct json_reader *r, size_t bytes)
 {
@@ -331,17 +357,13 @@ static int cb_boolean(void *ctx, int b)
 static int cb_number(void *ctx, const char *s, size_t n)
 {
     struct json_reader *r = ctx;
+    char *v_text;
     if (!jr_begin(r, n))
         return 0;
-    struct jval *v = jv_new(r, J_DOUBLE);
+    struct jval *v = jv_new_text(r, J_DOUBLE, s, n, &v_text);
     if (!v)
         return 0;
-    v->num_text = strndup(s, n);
-    if (!v->num_text) {
-        jval_free(v);
-        jr_fail(r, -ENOMEM, r->line, "out of memory");
-        return 0;
-    }
+    v->num_text = v_text;
     const char *t = v->num_text;
     char *end;
     if (!strpbrk(t, ".eE")) {
@@ -363,18 +385,13 @@ static int cb_string(void *ctx, const unsigned char *s, size_t n)
     struct json_reader *r = ctx;
     if (!jr_begin(r, n + 2))
         return 0;
-    struct jval *v = jv_new(r, J_STRING);
+    /* "\u0000" may be inside: len says all */
+    char *text;
+    struct jval *v = jv_new_text(r, J_STRING, s, n, &text);
     if (!v)
         return 0;
-    v->u.str.s = malloc(n + 1); /* "\u0000" may be inside: len says all */
+    v->u.str.s = text;
     v->u.str.len = n;
-    if (!v->u.str.s) {
-        jval_free(v);
-        jr_fail(r, -ENOMEM, r->line, "out of memory");
-        return 0;
-    }
-    memcpy(v->u.str.s, s, n);
-    v->u.str.s[n] = '\0';
     return jr_add(r, v);
 }
 

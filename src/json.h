@@ -40,6 +40,9 @@ struct jval {
                        kept); an integer too big for int64 is J_DOUBLE */
 };
 
+/* Free V and everything below it (NULL is fine).  Values made by the
+ * reader may keep a string's bytes or num_text in the value's own
+ * allocation: free or replace those only through jval_free. */
 void jval_free(struct jval *v);
 
 /* Member KEY of object V, or NULL. */
