@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -367,6 +368,20 @@ static bool instream_cut_by_limit(struct instream *in)
     return false;
 }
 
+/* "CODEC 's3://BUCKET/KEY'" when IN reads an object, else "CODEC data". */
+static void instream_name(struct instream *in, const char *codec, char *out,
+                          size_t n)
+{
+    while (in && in->read == pstream_read)
+        in = ((struct pstream *)in)->inner;
+    if (in && in->read == ostream_read) {
+        const struct ostream *o = (const struct ostream *)in;
+        snprintf(out, n, "%s 's3://%s/%s'", codec, o->bucket, o->key);
+    } else {
+        snprintf(out, n, "%s data", codec);
+    }
+}
+
 /* ---- decompressors ---------------------------------------------------- */
 
 struct dstream {
@@ -384,6 +399,7 @@ struct dstream {
     bool live;          /* the codec state is initialised */
     bool done;
     int err;
+    char name[320]; /* for messages: "gzip 's3://b/k'" or "gzip data" */
     union {
         z_stream z;
         bz_stream bz;
@@ -412,14 +428,14 @@ static int dstream_fill(struct dstream *d)
 static ssize_t dstream_truncated(struct dstream *d)
 {
     if (d->partial_ok || instream_cut_by_limit(d->inner)) {
-        log_debug("%s: sample ends inside the compressed stream after %" PRIu64
-                  " bytes; stopping there",
-                  compression_name(d->c), d->in_total);
+        log_debug("%s: the sample ends inside the compressed stream after "
+                  "%" PRIu64 " bytes; stopping there",
+                  d->name, d->in_total);
         return 0;
     }
     log_warn("%s: compressed data is truncated: the input ends after %" PRIu64
              " bytes, inside a stream",
-             compression_name(d->c), d->in_total);
+             d->name, d->in_total);
     return -EBADMSG;
 }
 
@@ -433,8 +449,9 @@ static int dstream_next_member(struct dstream *d, unsigned char first)
     if (d->ipos == d->ilen)
         return 0;
     if (d->any && d->ibuf[d->ipos] != first) {
-        log_debug("%s: ignoring %s bytes after the last compressed stream",
-                  compression_name(d->c), "trailing");
+        log_debug("%s: ignoring trailing bytes after the last compressed "
+                  "stream",
+                  d->name);
         return 0;
     }
     return 1;
@@ -475,13 +492,13 @@ static ssize_t gzip_read(struct dstream *d, void *out, size_t n)
         } else if (zr == Z_MEM_ERROR) {
             return -ENOMEM;
         } else if (zr != Z_OK && zr != Z_BUF_ERROR) {
-            log_warn("gzip: corrupt compressed data near input byte %" PRIu64
+            log_warn("%s: corrupt compressed data near input byte %" PRIu64
                      ": %s",
-                     d->in_total - (d->ilen - d->ipos),
+                     d->name, d->in_total - (d->ilen - d->ipos),
                      d->u.z.msg ? d->u.z.msg : "inflate failed");
             return -EBADMSG;
         } else if (!used && !made) {
-            log_warn("gzip: compressed data makes no progress");
+            log_warn("%s: compressed data makes no progress", d->name);
             return -EBADMSG;
         }
         if (made)
@@ -527,12 +544,12 @@ static ssize_t bzip2_read(struct dstream *d, void *out, size_t n)
         } else if (br == BZ_MEM_ERROR) {
             return -ENOMEM;
         } else if (br != BZ_OK) {
-            log_warn("bzip2: corrupt compressed data near input byte %" PRIu64
+            log_warn("%s: corrupt compressed data near input byte %" PRIu64
                      " (libbz2 error %d)",
-                     d->in_total - (d->ilen - d->ipos), br);
+                     d->name, d->in_total - (d->ilen - d->ipos), br);
             return -EBADMSG;
         } else if (!used && !made) {
-            log_warn("bzip2: compressed data makes no progress");
+            log_warn("%s: compressed data makes no progress", d->name);
             return -EBADMSG;
         }
         if (made)
@@ -553,9 +570,9 @@ static ssize_t zstd_read(struct dstream *d, void *out, size_t n)
         size_t zr = ZSTD_decompressStream(d->u.zs, &ob, &ib);
         d->ipos += ib.pos;
         if (ZSTD_isError(zr)) {
-            log_warn("zstd: corrupt compressed data near input byte %" PRIu64
+            log_warn("%s: corrupt compressed data near input byte %" PRIu64
                      ": %s",
-                     d->in_total - (d->ilen - d->ipos), ZSTD_getErrorName(zr));
+                     d->name, d->in_total - (d->ilen - d->ipos), ZSTD_getErrorName(zr));
             return -EBADMSG;
         }
         /* 0: a frame is complete and flushed; between frames. */
@@ -565,7 +582,7 @@ static ssize_t zstd_read(struct dstream *d, void *out, size_t n)
         if (d->ipos == d->ilen && d->in_eof)
             return d->between ? 0 : dstream_truncated(d);
         if (!ib.pos && ib.size) {
-            log_warn("zstd: compressed data makes no progress");
+            log_warn("%s: compressed data makes no progress", d->name);
             return -EBADMSG;
         }
     }
@@ -604,7 +621,7 @@ static ssize_t dstream_read(struct instream *in, void *buf, size_t n)
         if (r > 0) {
             log_warn("%s: decompressed data is larger than the %" PRIu64
                      "-byte cap",
-                     compression_name(d->c), d->max_out);
+                     d->name, d->max_out);
             r = -EFBIG;
         }
     } else {
@@ -663,6 +680,7 @@ static int decompress_new(struct instream *in, enum compression c,
     d->partial_ok = partial_ok;
     d->between = true;
     d->base.raw_bytes = in->raw_bytes;
+    instream_name(in, compression_name(c), d->name, sizeof(d->name));
     d->ibuf = malloc(DECOMP_INBUF);
     if (!d->ibuf)
         goto oom;
