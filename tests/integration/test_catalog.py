@@ -415,3 +415,24 @@ def test_stop_a_crawl_and_remove_a_crawler(lake, samples):
     with pytest.raises(OSError):
         os.rmdir(lake.path("crawlers", "default"))
     assert "default" in os.listdir(lake.path("crawlers"))
+
+
+def test_removed_folder_is_noticed_at_the_next_crawl(lake, samples):
+    b = lake.bucket
+    weather = (samples / "seattle-weather.csv").read_bytes()
+    lake.store.put(b, "keep/w.csv", weather)
+    lake.store.put(b, "gone/w.csv", weather)
+    lake.mount()
+    st = lake.crawl()
+    db = lake.database_of(b)
+    assert set(os.listdir(lake.path("catalog", db))) == {"keep", "gone"}
+    os.unlink(lake.s3(b, "gone", "w.csv"))
+    st = lake.crawl()
+    assert st["last_run"] == "SUCCEEDED", st
+    # Glue's default delete behaviour marks the table deprecated (or deletes it)
+    if "gone" in os.listdir(lake.path("catalog", db)):
+        stats = read_text(lake.path("catalog", db, "gone", "stats"))
+        assert "deprecated: true" in stats, stats
+    else:
+        assert int(st["tables_deleted"]) == 1, st
+    assert "keep" in os.listdir(lake.path("catalog", db))

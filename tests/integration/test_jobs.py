@@ -471,3 +471,48 @@ def test_stop_a_running_job(lake, samples, work):
         pytest.fail(f"the job finished before it could be stopped: {st}")
     assert st["state"] == "STOPPED", st
     assert f"stopped/_SUCCESS" not in lake.store.keys(b, "stopped/")
+
+
+def test_bad_rows_are_counted_and_the_run_succeeds(lake, samples):
+    b = lake.bucket
+    lake.store.put(b, "nums/a.csv", b"n,name\n1,one\n2,two\n3,three\n4,four\n5,five\n")
+    lake.mount()
+    lake.crawl()
+    db = lake.database_of(b)
+    # a later file with a bad number and a short row
+    lake.store.put(b, "nums/b.csv", b"n,name\nsix,6\n7\n8,eight\n")
+    st = lake.run_job("nums", f"source = {db}.nums\n"
+                              "sql = SELECT n, name FROM nums WHERE n IS NOT NULL\n"
+                              f"target = s3://{b}/numsout/\nformat = json\n")
+    assert st["state"] == "SUCCEEDED", st
+    assert int(st["bad_rows"]) >= 2, st
+    rows = json_rows(lake.store.get(b, k) for k in part_keys(lake, b, "numsout/"))
+    # a bad value reads as NULL; a short row keeps what it has (srctab.h)
+    assert sorted(r["n"] for r in rows) == [1, 2, 3, 4, 5, 7, 8]
+    assert [r["name"] for r in rows if r["n"] == 7] == [None]
+
+
+def test_sql_error_names_the_problem(lake, samples):
+    seed_samples(lake, samples)
+    lake.allow_errors(r"syntax error", r"near")
+    lake.mount()
+    lake.crawl()
+    try:
+        st = lake.run_job("syn", "source = samples.weather\n"
+                                 "sql = SELEKT * FROM weather\n"
+                                 "target = s3://samples/syn/\nformat = json\n")
+    except OSError as e:
+        assert e.errno == errno.EINVAL
+        st = lake.status("jobs", "syn")
+    assert st["state"] == "FAILED", st
+    assert "SELEKT" in st["error"] or "syntax" in st["error"], st
+    assert lake.store.keys("samples", "syn/") == {}
+    # a source that is not in the catalog
+    try:
+        st = lake.run_job("nosrc", "source = samples.nosuchtable\n"
+                                   "target = s3://samples/nosrc/\nformat = json\n")
+    except OSError as e:
+        assert e.errno == errno.EINVAL
+        st = lake.status("jobs", "nosrc")
+    assert st["state"] == "FAILED", st
+    assert "nosuchtable" in st["error"], st
