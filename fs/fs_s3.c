@@ -569,14 +569,21 @@ int fss3_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
     struct attr a;
     struct fss3_file *f = fi ? (struct fss3_file *)(uintptr_t)fi->fh : NULL;
-    if (f && f->up) {
-        memset(&a, 0, sizeof a);
-        a.kind = ATTR_FILE;
-        a.size = __atomic_load_n(&f->cur_size, __ATOMIC_RELAXED);
-        a.meta = f->meta;
-        a.mtime = time(NULL);
-        fill_stat(&a, st);
-        return 0;
+    if (f) {
+        pthread_mutex_lock(&f->lock);
+        bool writing = f->up != NULL;
+        if (writing) {
+            memset(&a, 0, sizeof a);
+            a.kind = ATTR_FILE;
+            a.size = __atomic_load_n(&f->cur_size, __ATOMIC_RELAXED);
+            a.meta = f->meta;
+            a.mtime = f->meta.has_mtime ? f->meta.mtime : time(NULL);
+        }
+        pthread_mutex_unlock(&f->lock);
+        if (writing) {
+            fill_stat(&a, st);
+            return 0;
+        }
     }
     int rc = lookup(path, &a);
     if (rc)
@@ -786,6 +793,23 @@ int fss3_open(const char *path, struct fuse_file_info *fi)
     f->exists = true;
     f->size = a.size;
     f->meta = a.meta;
+    bool meta_known = a.meta.has_mode || a.meta.has_uid || a.meta.has_gid ||
+                      a.meta.has_mtime;
+    if ((fi->flags & O_ACCMODE) != O_RDONLY && !meta_known) {
+        /* A listing knows no metadata: a rewrite must keep the object's. */
+        struct store_head h;
+        rc = S.store->ops->head(S.store, f->bucket, f->key, &h);
+        if (!rc) {
+            f->meta = h.meta;
+            f->size = h.size;
+        } else if (rc != -ENOENT) {
+            file_free(f);
+            return rc;
+        } else {
+            f->exists = false;
+            f->size = 0;
+        }
+    }
     if ((fi->flags & O_ACCMODE) != O_RDONLY && (fi->flags & O_TRUNC)) {
         pthread_mutex_lock(&f->lock);
         rc = file_stream(f);
@@ -970,6 +994,13 @@ int fss3_truncate(const char *path, off_t size, struct fuse_file_info *fi)
         f->size = a.size;
         f->meta = a.meta;
         own = true;
+        struct store_head h;
+        if (!(a.meta.has_mode || a.meta.has_uid || a.meta.has_gid ||
+              a.meta.has_mtime) &&
+            !S.store->ops->head(S.store, f->bucket, f->key, &h)) {
+            f->meta = h.meta; /* keep the object's metadata */
+            f->size = h.size;
+        }
         pthread_mutex_lock(&f->lock);
     }
     rc = 0;
