@@ -572,7 +572,8 @@ static ssize_t zstd_read(struct dstream *d, void *out, size_t n)
         if (ZSTD_isError(zr)) {
             log_warn("%s: corrupt compressed data near input byte %" PRIu64
                      ": %s",
-                     d->name, d->in_total - (d->ilen - d->ipos), ZSTD_getErrorName(zr));
+                     d->name, d->in_total - (d->ilen - d->ipos),
+                     ZSTD_getErrorName(zr));
             return -EBADMSG;
         }
         /* 0: a frame is complete and flushed; between frames. */

@@ -254,7 +254,8 @@ static int jr_count(struct json_reader *r, size_t bytes)
 {
     r->rec_bytes += bytes;
     if (r->rec_bytes > r->max_record) {
-        jr_fail(r, -E2BIG, r->rec_line, "record is longer than %zu bytes", r->max_record);
+        jr_fail(r, -E2BIG, r->rec_line, "record is longer than %zu bytes",
+                r->max_record);
         return 0;
     }
     return 1;
@@ -406,7 +407,8 @@ static int cb_start(struct json_reader *r, enum jtype t)
     if (!jr_begin(r, 1))
         return 0;
     if (r->depth >= (size_t)r->max_depth) {
-        jr_fail(r, -E2BIG, r->line, "nesting deeper than %d levels", r->max_depth);
+        jr_fail(r, -E2BIG, r->line, "nesting deeper than %d levels",
+                r->max_depth);
         return 0;
     }
     if (r->depth == r->scap) {
@@ -608,7 +610,8 @@ static int jr_feed(struct json_reader *r)
             memcmp(r->ibuf + i, "\xef\xbb\xbf", 3) == 0)
             i += 3;
         r->bom_checked = true;
-        while (i < r->ilen && strchr(" \t\r\n", r->ibuf[i])) {
+        while (i < r->ilen && (r->ibuf[i] == ' ' || r->ibuf[i] == '\t' ||
+                               r->ibuf[i] == '\r' || r->ibuf[i] == '\n')) {
             if (r->ibuf[i] == '\n')
                 r->line++;
             i++;
@@ -653,7 +656,8 @@ static int jr_feed(struct json_reader *r)
         return r->err;
     r->quiet = r->events ? 0 : r->quiet + n;
     if (r->quiet > r->max_record) {
-        jr_fail(r, -E2BIG, r->line, "a value is longer than %zu bytes", r->max_record);
+        jr_fail(r, -E2BIG, r->line, "a value is longer than %zu bytes",
+                r->max_record);
         return r->err;
     }
     r->last_nl = p[n - 1] == '\n';

@@ -272,7 +272,8 @@ static void test_reader_misc(void)
     instream_memory(huge, len, &m);
     csv_reader_new(m, &o, &r);
     CHECK(csv_reader_next(r, &rec) == -E2BIG, "default field cap");
-    CHECK_STR(csv_reader_error(r), "line 1: field 1 is longer than 1048576 bytes");
+    CHECK_STR(csv_reader_error(r),
+              "line 1: field 1 is longer than 1048576 bytes");
     csv_reader_free(r);
     instream_free(m);
     free(huge);

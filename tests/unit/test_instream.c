@@ -239,7 +239,8 @@ static void test_memory(void)
     char b[8];
     CHECK(instream_read_full(s, b, 5) == 5 && memcmp(b, "hello", 5) == 0,
           "first 5");
-    CHECK(s->raw_bytes == 5, "raw_bytes %llu", (unsigned long long)s->raw_bytes);
+    CHECK(s->raw_bytes == 5, "raw_bytes %llu",
+          (unsigned long long)s->raw_bytes);
     CHECK(instream_read_full(s, b, 8) == 6 && memcmp(b, " world", 6) == 0,
           "rest");
     CHECK(instream_read_full(s, b, 8) == 0, "end");

@@ -118,6 +118,8 @@ static const struct json_case cases[] = {
      "1:{\"a\":1,\"a\":2}\n", S, 0, NULL},
     {"empty input", "", 0, 0, false, "", U, 0, NULL},
     {"only whitespace", "  \n\t\r\n ", 0, 0, false, "", U, 0, NULL},
+    {"leading control byte is an error", "\x01{\"a\":1}", 0, 0, false, "", U,
+     -EBADMSG, "line 1: lexical error"},
     {"syntax error line", "{\"a\":1}\n{\"a\":2}\n{\"a\" 3}\n", 0, 0, false,
      "1:{\"a\":1}\n2:{\"a\":2}\n", L, -EBADMSG,
      "line 3: parse error: object key and value must be separated"},
