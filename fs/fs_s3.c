@@ -168,7 +168,7 @@ static void fill_stat(const struct attr *a, struct stat *st)
     st->st_uid = a->meta.has_uid ? a->meta.uid : S.uid;
     st->st_gid = a->meta.has_gid ? a->meta.gid : S.gid;
     st->st_size = dir ? 0 : (off_t)a->size;
-    st->st_blksize = 1 << 20; /* cp and friends use bigger buffers */
+    st->st_blksize = 128 << 10; /* stdio buffers: small for random readers */
     st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
     time_t t = a->meta.has_mtime ? (time_t)a->meta.mtime : (time_t)a->mtime;
     if (!t)
