@@ -1170,6 +1170,44 @@ static int move_object(const char *fb, const char *fk, const char *tb,
     return 0;
 }
 
+/* Objects of a folder rename, moved by pool threads, a few at a time. */
+#define MOVES_IN_FLIGHT 8
+
+struct move_batch {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    const char *fb, *tb;
+    unsigned inflight;
+    size_t done;
+    int err;
+};
+
+struct move_job {
+    struct reader_job job; /* first: the pool hands us this */
+    struct move_batch *b;
+    const char *src;       /* owned by the caller's key list */
+    char dst[];
+};
+
+static void move_run(struct reader_job *j)
+{
+    struct move_job *m = (struct move_job *)j;
+    struct move_batch *b = m->b;
+    pthread_mutex_lock(&b->lock);
+    bool skip = b->err != 0;
+    pthread_mutex_unlock(&b->lock);
+    int rc = skip ? 0 : move_object(b->fb, m->src, b->tb, m->dst);
+    pthread_mutex_lock(&b->lock);
+    if (rc && !b->err)
+        b->err = rc;
+    if (!skip && !rc)
+        b->done++;
+    b->inflight--;
+    pthread_cond_broadcast(&b->cond);
+    pthread_mutex_unlock(&b->lock);
+    free(m);
+}
+
 static int rename_folder(const char *fb, const char *fk, const char *tb,
                          const char *tk)
 {
@@ -1190,22 +1228,50 @@ static int rename_folder(const char *fb, const char *fk, const char *tb,
     }
     log_info("renaming folder 's3://%s/%s' to 's3://%s/%s': %zu objects "
              "(not atomic)", fb, fp, tb, tp, k.bl.n);
-    char dst[PATH_MAX];
-    for (size_t i = 0; i < k.bl.n && !rc; i++) {
+    struct move_batch b = {.fb = fb, .tb = tb};
+    pthread_mutex_init(&b.lock, NULL);
+    pthread_cond_init(&b.cond, NULL);
+    size_t tlen = strlen(tp), logged = 0;
+    for (size_t i = 0; i < k.bl.n; i++) {
         const char *src = k.bl.e[i].name;
-        int n = snprintf(dst, sizeof dst, "%s%s", tp, src + flen);
-        if (n < 0 || (size_t)n >= sizeof dst) {
-            rc = -ENAMETOOLONG;
+        size_t dlen = tlen + strlen(src + flen);
+        struct move_job *m = dlen < PATH_MAX ? malloc(sizeof *m + dlen + 1)
+                                             : NULL;
+        pthread_mutex_lock(&b.lock);
+        if (!m && !b.err)
+            b.err = dlen < PATH_MAX ? -ENOMEM : -ENAMETOOLONG;
+        while (b.inflight >= MOVES_IN_FLIGHT && !b.err)
+            pthread_cond_wait(&b.cond, &b.lock);
+        bool stop = b.err != 0;
+        if (b.done >= logged + 1000) {
+            logged = b.done;
+            log_info("renaming 's3://%s/%s': %zu of %zu objects moved", fb,
+                     fp, b.done, k.bl.n);
+        }
+        if (!stop)
+            b.inflight++;
+        pthread_mutex_unlock(&b.lock);
+        if (stop) {
+            free(m);
             break;
         }
-        rc = move_object(fb, src, tb, dst);
-        if ((i + 1) % 1000 == 0)
-            log_info("renaming 's3://%s/%s': %zu of %zu objects moved", fb,
-                     fp, i + 1, k.bl.n);
+        m->b = &b;
+        m->src = src;
+        memcpy(m->dst, tp, tlen);
+        memcpy(m->dst + tlen, src + flen, dlen - tlen + 1);
+        m->job.run = move_run;
+        reader_pool_submit(S.upool, &m->job);
     }
+    pthread_mutex_lock(&b.lock);
+    while (b.inflight)
+        pthread_cond_wait(&b.cond, &b.lock);
+    rc = b.err;
+    pthread_mutex_unlock(&b.lock);
     if (rc)
-        log_err("renaming folder 's3://%s/%s' stopped part way: %s", fb, fp,
-                strerror(-rc));
+        log_err("renaming folder 's3://%s/%s' stopped after %zu of %zu "
+                "objects: %s", fb, fp, b.done, k.bl.n, strerror(-rc));
+    pthread_cond_destroy(&b.cond);
+    pthread_mutex_destroy(&b.lock);
     entries_release(&k.bl);
     return rc;
 }
