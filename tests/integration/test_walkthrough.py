@@ -41,63 +41,91 @@ def run(cmd, env, **kw):
                           capture_output=True, text=True, timeout=600, **kw)
 
 
-@pytest.mark.timeout_s(600)
-def test_tools_run_embedded_lake_walkthrough(home, samples):
+def sh(cmd, env, check=True):
+    r = run(cmd, env)
+    if check:
+        assert r.returncode == 0, f"$ {cmd}\n{r.stdout}{r.stderr}"
+    return r
+
+
+def test_issue_walkthrough_on_the_embedded_lake(home, samples, work):
+    """The issue's user flow, command by command, on the embedded lake."""
     env, mnt = home
-    r = run([str(REPO / "tools" / "run"), str(mnt)], env)
-    assert r.returncode == 0, r.stdout + r.stderr
+    big = work / "big.csv"
+    big.write_bytes((samples / "seattle-weather.csv").read_bytes())
+    lake_dir = Path(env["XDG_DATA_HOME"]) / "gluefs" / "lake"
+    # tools/run ~/lake
+    r = sh(f"'{REPO}/tools/run' '{mnt}'", env)
     assert "fusermount3 -u" in r.stdout
     assert os.path.ismount(mnt)
-    assert set(os.listdir(mnt)) - {".gluefs"} == {"s3", "catalog", "crawlers", "jobs"}
-    # the sample bucket, seeded on first use of the embedded lake
-    lake_dir = Path(env["XDG_DATA_HOME"]) / "gluefs" / "lake"
-    assert (lake_dir / "samples" / "weather" / "seattle-weather.csv").is_file()
-    assert os.listdir(mnt / "s3" / "samples" / "weather") == ["seattle-weather.csv"]
-    assert (mnt / "s3" / "samples" / "weather" / "seattle-weather.csv").read_bytes() == \
-        (SAMPLES / "seattle-weather.csv").read_bytes()
-    # crawl=auto: the catalog fills at mount
-    def crawled():
-        s = parse_kv(read_text(mnt / "crawlers" / "default" / "wait", timeout=180))
-        return s if s.get("last_run") in ("SUCCEEDED", "FAILED", "CANCELLED") else None
-    st = wait_until(crawled, 180, interval=0.5, what="the crawl at mount")
-    assert st.get("last_run") == "SUCCEEDED", st
-    schema = read_text(mnt / "catalog" / "samples" / "weather" / "schema")
-    assert schema.splitlines()[:6] == [
+    # ls ~/lake
+    assert sh(f"ls '{mnt}'", env).stdout.split() == ["catalog", "crawlers", "jobs", "s3"]
+    # ls ~/lake/s3/samples/weather/  (seeded on first use of the embedded lake)
+    assert sh(f"ls '{mnt}/s3/samples/weather/'", env).stdout.split() == \
+        ["seattle-weather.csv"]
+    assert (lake_dir / "samples" / "weather" / "seattle-weather.csv").read_bytes() == \
+        (samples / "seattle-weather.csv").read_bytes()
+    # cat ~/lake/catalog/samples/weather/schema
+    assert sh(f"cat '{mnt}/catalog/samples/weather/schema'", env).stdout.splitlines()[:6] == [
         "date\tdate", "precipitation\tdouble", "temp_max\tdouble",
         "temp_min\tdouble", "wind\tdouble", "weather\tstring"]
-    # cp in
-    r = run(f"cp '{SAMPLES / 'zipcodes.csv'}' '{mnt}/s3/samples/raw.csv'", env)
-    assert r.returncode == 0, r.stderr
-    assert (lake_dir / "samples" / "raw.csv").read_bytes() == \
-        (SAMPLES / "zipcodes.csv").read_bytes()
-    # the job, exactly as the walkthrough writes it
-    r = run(f"""mkdir '{mnt}/jobs/rainy' && cat > '{mnt}/jobs/rainy/spec' <<'EOF'
+    # cp big.csv ~/lake/s3/samples/raw/big.csv
+    sh(f"cp '{big}' '{mnt}/s3/samples/raw/big.csv'", env)
+    assert (lake_dir / "samples" / "raw" / "big.csv").read_bytes() == big.read_bytes()
+    # mkdir ~/lake/jobs/rainy; cat > ~/lake/jobs/rainy/spec <<'EOF' ... EOF
+    sh(f"""mkdir '{mnt}/jobs/rainy'
+cat > '{mnt}/jobs/rainy/spec' <<'EOF'
 source = samples.weather
 sql    = SELECT date, precipitation FROM weather WHERE weather = 'rain'
 target = s3://samples/rainy/
 format = json
 EOF""", env)
-    assert r.returncode == 0, r.stderr
-    r = run(f"cat '{mnt}/jobs/rainy/wait'", env)
-    assert r.returncode == 0 and "state: SUCCEEDED" in r.stdout, r.stdout + r.stderr
-    r = run(f"cat '{mnt}'/s3/samples/rainy/part-*", env)
-    assert r.returncode == 0, r.stderr
+    # cat ~/lake/jobs/rainy/wait   -> blocks, then prints state: SUCCEEDED ...
+    r = sh(f"cat '{mnt}/jobs/rainy/wait'", env)
+    assert r.stdout.startswith("state: SUCCEEDED"), r.stdout
+    # cat ~/lake/s3/samples/rainy/part-*   -> JSON Lines
+    r = sh(f"cat '{mnt}'/s3/samples/rainy/part-*", env)
     rows = [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
-    with open(SAMPLES / "seattle-weather.csv", newline="") as f:
-        want = sorted((x["date"], float(x["precipitation"]))
-                      for x in csv.DictReader(f) if x["weather"] == "rain")
-    assert sorted((x["date"], float(x["precipitation"])) for x in rows) == want
-    # the walkthrough's unmount
-    r = run(["fusermount3", "-u", str(mnt)], env)
-    assert r.returncode == 0, r.stderr
+    with open(samples / "seattle-weather.csv", newline="") as f:
+        want = [(x["date"], float(x["precipitation"]))
+                for x in csv.DictReader(f) if x["weather"] == "rain"]
+    assert sorted((x["date"], float(x["precipitation"])) for x in rows) == sorted(want)
+    # fusermount3 -u ~/lake
+    sh(f"fusermount3 -u '{mnt}'", env)
     wait_until(lambda: not os.path.ismount(mnt), 30, what="unmount")
-    # a second tools/run keeps the lake as the user left it
+    # a second tools/run keeps the lake as the user left it (no re-seeding)
     (lake_dir / "samples" / "weather" / "seattle-weather.csv").unlink()
-    r = run([str(REPO / "tools" / "run"), str(mnt)], env)
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert "seattle-weather.csv" not in os.listdir(mnt / "s3" / "samples" / "weather") \
-        if (mnt / "s3" / "samples" / "weather").exists() else True
-    assert (mnt / "s3" / "samples" / "raw.csv").is_file()
-    # tools/run on a mount point that is in use refuses
-    r = run([str(REPO / "tools" / "run"), str(mnt)], env)
-    assert r.returncode != 0
+    sh(f"'{REPO}/tools/run' '{mnt}'", env)
+    assert not (mnt / "s3" / "samples" / "weather" / "seattle-weather.csv").exists()
+    assert (mnt / "s3" / "samples" / "raw" / "big.csv").is_file()
+    assert "rainy" in os.listdir(mnt / "jobs")
+    # tools/run on a mount point in use refuses
+    assert run(f"'{REPO}/tools/run' '{mnt}'", env).returncode != 0
+    sh(f"fusermount3 -u '{mnt}'", env)
+
+
+def test_issue_gluefs_on_an_s3_endpoint(home, s3_endpoint, s3client, work):
+    """AWS_ENDPOINT_URL=... AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=...
+    build/gluefs /mnt/lake  (daemon mode, as the issue's last line)."""
+    env, mnt = home
+    bucket = "walk-" + os.urandom(4).hex()
+    s3client.create_bucket(Bucket=bucket)
+    s3client.put_object(Bucket=bucket, Key="hello.txt", Body=b"hello\n")
+    env = dict(env, AWS_ENDPOINT_URL=s3_endpoint, AWS_ACCESS_KEY_ID="S3RVER",
+               AWS_SECRET_ACCESS_KEY="S3RVER")
+    mnt.mkdir()
+    try:
+        r = run([str(BUILD / "gluefs"), str(mnt)], env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        wait_until(lambda: os.path.ismount(mnt), 30, what="the mount")
+        assert bucket in os.listdir(mnt / "s3")
+        assert (mnt / "s3" / bucket / "hello.txt").read_bytes() == b"hello\n"
+        # nothing was written to the embedded lake
+        assert not (Path(env["XDG_DATA_HOME"]) / "gluefs" / "lake").exists()
+        sh(f"fusermount3 -u '{mnt}'", env)
+    finally:
+        if os.path.ismount(mnt):
+            subprocess.run(["fusermount3", "-u", "-z", str(mnt)], capture_output=True)
+        for k in ("hello.txt",):
+            s3client.delete_object(Bucket=bucket, Key=k)
+        s3client.delete_bucket(Bucket=bucket)
