@@ -740,11 +740,11 @@ static void file_free(struct fss3_file *f)
 static void new_meta(struct store_meta *m, mode_t mode)
 {
     memset(m, 0, sizeof *m);
-    m->has_mode = m->has_uid = m->has_gid = m->has_mtime = true;
+    /* No mtime: new content shows its LastModified, unless touched. */
+    m->has_mode = m->has_uid = m->has_gid = true;
     m->mode = S_IFREG | (mode & 07777);
     m->uid = S.uid;
     m->gid = S.gid;
-    m->mtime = time(NULL);
 }
 
 /* Start streaming new content for F (f->lock held). */
@@ -754,6 +754,7 @@ static int file_stream(struct fss3_file *f)
                                &f->up);
     if (rc)
         return rc;
+    f->meta.has_mtime = false; /* new content: LastModified */
     upload_set_meta(f->up, &f->meta);
     __atomic_store_n(&f->cur_size, 0, __ATOMIC_RELAXED);
     writers_add(f);
@@ -772,6 +773,7 @@ static int file_writable(struct fss3_file *f)
                                &S.up, &f->up);
     if (rc)
         return rc;
+    f->meta.has_mtime = false; /* rewritten: LastModified */
     upload_set_meta(f->up, &f->meta);
     __atomic_store_n(&f->cur_size, upload_size(f->up), __ATOMIC_RELAXED);
     writers_add(f);
@@ -895,10 +897,10 @@ static int file_flush(struct fss3_file *f)
         return 0;
     }
     struct store_meta meta = f->meta;
+    if (upload_dirty(up) && !f->mtime_set)
+        meta.has_mtime = false; /* the upload's LastModified is the mtime */
     bool has_meta = meta.has_mode || meta.has_uid || meta.has_gid ||
                     meta.has_mtime;
-    if (upload_dirty(up) && meta.has_mtime && !f->mtime_set)
-        meta.mtime = time(NULL);
     bool uploaded = false;
     int rc = upload_flush(up, has_meta ? &meta : NULL, &uploaded);
     if (!rc && uploaded) {
@@ -1074,7 +1076,7 @@ int fss3_mkdir(const char *path, mode_t mode)
         return rc;
     gluefs_object_changed(bucket, marker);
     struct attr a;
-    dir_attr(&a, m.mtime);
+    dir_attr(&a, time(NULL));
     attrcache_put(S.ac, path, &a, S.ttl, false);
     return 0;
 }
@@ -1149,11 +1151,62 @@ static int keys_cb(void *ctx, const struct store_entry *e)
     return push_entry(&k->bl, e->key, false, e->size, e->mtime, e->etag);
 }
 
+static uint64_t copy_limit = STORE_PUT_MAX;
+
+void fss3_set_copy_limit(uint64_t bytes)
+{
+    copy_limit = bytes;
+}
+
+struct pipe_ctx {
+    struct upload *u;
+    uint64_t off;
+};
+
+static int pipe_cb(void *ctx, const void *data, size_t len)
+{
+    struct pipe_ctx *p = ctx;
+    ssize_t n = upload_write(p->u, data, len, p->off);
+    if (n < 0)
+        return (int)n;
+    p->off += len;
+    return 0;
+}
+
+/* CopyObject stops at 5 GiB: larger objects are streamed through a GET
+ * into a multipart upload (metadata kept). */
+static int copy_big(const char *fb, const char *fk, const char *tb,
+                    const char *tk, const struct store_head *h)
+{
+    log_info("copying 's3://%s/%s' (%llu bytes) through the mount", fb, fk,
+             (unsigned long long)h->size);
+    struct upload *u;
+    int rc = upload_new_stream(S.store, S.upool, tb, tk, &S.up, &u);
+    if (rc)
+        return rc;
+    upload_set_spill(u, false);
+    bool any_meta = h->meta.has_mode || h->meta.has_uid || h->meta.has_gid ||
+                    h->meta.has_mtime;
+    upload_set_meta(u, any_meta ? &h->meta : NULL);
+    struct pipe_ctx p = {u, 0};
+    rc = S.store->ops->get(S.store, fb, fk, 0, UINT64_MAX, pipe_cb, &p);
+    if (!rc && p.off != h->size)
+        rc = -EIO; /* changed under us */
+    if (!rc)
+        rc = upload_flush(u, NULL, NULL);
+    upload_free(u);
+    return rc;
+}
+
 /* Copy BUCKET/KEY to TB/TK (metadata kept), then delete the source. */
 static int move_object(const char *fb, const char *fk, const char *tb,
                        const char *tk)
 {
     int rc = S.store->ops->copy(S.store, fb, fk, tb, tk, NULL);
+    struct store_head h;
+    if (rc && rc != -ENOENT && rc != -EACCES &&
+        !S.store->ops->head(S.store, fb, fk, &h) && h.size > copy_limit)
+        rc = copy_big(fb, fk, tb, tk, &h);
     if (rc) {
         log_err("cannot copy 's3://%s/%s' to 's3://%s/%s': %s", fb, fk, tb,
                 tk, strerror(-rc));

@@ -11,6 +11,7 @@
 
 #define FUSE_USE_VERSION 35
 #include <fuse.h>
+#include <stdint.h>
 
 struct gluefs;
 
@@ -45,5 +46,10 @@ int fss3_statfs(const char *path, struct statvfs *st);
 /* Drop cached attributes and listings for BUCKET/KEY and its parent
  * folders (used when jobs write objects through the store directly). */
 void fss3_invalidate(const char *bucket, const char *key);
+
+/* Largest object CopyObject takes (STORE_PUT_MAX, S3's 5 GiB); larger
+ * ones are renamed by streaming a GET into a multipart upload.  For
+ * tests. */
+void fss3_set_copy_limit(uint64_t bytes);
 
 #endif

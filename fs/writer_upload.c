@@ -247,6 +247,14 @@ void upload_set_meta(struct upload *u, const struct store_meta *meta)
     pthread_mutex_unlock(&u->lock);
 }
 
+void upload_set_spill(struct upload *u, bool keep)
+{
+    pthread_mutex_lock(&u->lock);
+    if (!u->sent_parts)
+        u->spill_ok = keep;
+    pthread_mutex_unlock(&u->lock);
+}
+
 /* ---- multipart ---- */
 
 static void part_run(struct reader_job *j)

@@ -58,6 +58,12 @@ int upload_new_staged(struct store *s, struct reader_pool *pool,
  * created; upload_flush() replaces it. */
 void upload_set_meta(struct upload *u, const struct store_meta *meta);
 
+/* Keep (default) or do not keep a copy of the parts sent in cache_dir.
+ * Without it a streamed file cannot switch to staging: a write behind the
+ * parts sent, a truncate or a read of them fails with EIO.  For copies
+ * that are written once, front to back. */
+void upload_set_spill(struct upload *u, bool keep);
+
 /* Write LEN bytes at OFF.  Returns LEN or -errno. */
 ssize_t upload_write(struct upload *u, const char *buf, size_t len,
                      uint64_t off);

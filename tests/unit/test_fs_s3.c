@@ -38,6 +38,7 @@ static struct wrap {
     uint64_t got_bytes;
     int fail_part;      /* fail UploadPart number N (0: never) */
     int fail_complete;  /* errno to return from complete (0: none) */
+    int fail_copy;      /* errno to return from copy (0: none) */
     pthread_mutex_t lock;
 } W = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -129,6 +130,8 @@ static int w_copy(struct store *s, const char *sb, const char *sk,
 {
     (void)s;
     bump(O_COPY);
+    if (W.fail_copy)
+        return -W.fail_copy;
     return W.in->ops->copy(W.in, sb, sk, db, dk, m);
 }
 static int w_del(struct store *s, const char *b, const char *k)
@@ -614,9 +617,13 @@ static void test_namespace(const char *cache)
     /* write a new file: streamed, visible while written, cached after */
     char *data = pattern(PART + 10, 9);
     changed_calls = 0;
+    reset_counts();
     CHECK(write_file("/bkt/dir/ghost", data, PART + 10, 1 << 20, &frc) == 0 &&
               frc == 0, "write new file");
     CHECK(object_is("bkt", "dir/ghost", data, PART + 10), "uploaded");
+    CHECK(W.count[O_PART] == 2 && W.count[O_COPY] == 0,
+          "streamed in 2 parts, no metadata copy afterwards (%d, %d)",
+          W.count[O_PART], W.count[O_COPY]);
     CHECK(changed_calls >= 1, "object_changed called");
     reset_counts();
     CHECK(fss3_getattr("/bkt/dir/ghost", &st, NULL) == 0 &&
@@ -722,6 +729,28 @@ static void test_namespace(const char *cache)
     CHECK(fss3_getattr("/bkt/dir", &st, NULL) == -ENOENT, "old folder gone");
     CHECK(fss3_getattr("/bkt/dir2/x", &st, NULL) == 0 && S_ISDIR(st.st_mode),
           "new folder there");
+
+    /* a rename of an object CopyObject refuses (over 5 GiB on S3) streams
+     * it through the mount, metadata kept */
+    char *bigd = pattern(12 * MIB + 3, 21);
+    struct store_meta bm = {.has_mode = true, .mode = S_IFREG | 0640};
+    W.in->ops->put(W.in, "bkt", "huge.bin", bigd, 12 * MIB + 3, &bm);
+    fss3_set_copy_limit(MIB);
+    W.fail_copy = EINVAL;
+    reset_counts();
+    CHECK(fss3_rename("/bkt/huge.bin", "/bkt/huge2.bin", 0) == 0,
+          "rename beyond the copy limit");
+    W.fail_copy = 0;
+    fss3_set_copy_limit(STORE_PUT_MAX);
+    CHECK(object_is("bkt", "huge2.bin", bigd, 12 * MIB + 3), "streamed copy");
+    CHECK(W.count[O_PART] == 3 && W.count[O_DEL] == 1, "%d parts, %d deletes",
+          W.count[O_PART], W.count[O_DEL]);
+    CHECK(W.in->ops->head(W.in, "bkt", "huge2.bin", &h) == 0 &&
+              h.meta.has_mode && (h.meta.mode & 0777) == 0640, "meta kept");
+    CHECK(W.in->ops->head(W.in, "bkt", "huge.bin", &h) == -ENOENT,
+          "source deleted");
+    W.in->ops->del(W.in, "bkt", "huge2.bin");
+    free(bigd);
 
     /* unlink */
     CHECK(fss3_unlink("/bkt/moved") == 0, "rm");
