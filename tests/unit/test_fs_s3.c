@@ -168,7 +168,7 @@ bool gluefs_bucket_allowed(const struct gluefs *g, const char *bucket)
 
 void gluefs_object_changed(const char *bucket, const char *key)
 {
-    changed_calls++;
+    __atomic_add_fetch(&changed_calls, 1, __ATOMIC_RELAXED);
     fss3_invalidate(bucket, key);
 }
 
