@@ -516,3 +516,74 @@ def test_sql_error_names_the_problem(lake, samples):
         st = lake.status("jobs", "nosrc")
     assert st["state"] == "FAILED", st
     assert "nosuchtable" in st["error"], st
+
+
+def test_bad_spec_keeps_the_previous_spec(lake, samples):
+    seed_samples(lake, samples)
+    lake.mount()
+    lake.crawl()
+    good = RAINY_SPEC.replace("rainy/", "kept/")
+    assert lake.run_job("kept", good)["state"] == "SUCCEEDED"
+    with pytest.raises(OSError) as e:
+        write_file(lake.path("jobs", "kept", "spec"),
+                   good + "fromat = json\n")
+    assert e.value.errno == errno.EINVAL
+    assert "line 5" in lake.status("jobs", "kept").get("error", "")
+    assert read_text(lake.path("jobs", "kept", "spec")).strip() == good.strip()
+    # comments and continuation lines
+    spec = ("# rainy days, as JSON\n"
+            "source = samples.weather   # the crawled table\n"
+            "sql    = SELECT date, precipitation\n"
+            "         FROM weather\n"
+            "\tWHERE weather = 'rain'  # only rain\n"
+            "target = s3://samples/commented/\n"
+            "format = json\n")
+    st = lake.run_job("commented", spec)
+    assert st["state"] == "SUCCEEDED", st
+    rows = json_rows(lake.store.get("samples", k)
+                     for k in part_keys(lake, "samples", "commented/"))
+    assert sorted((r["date"], float(r["precipitation"])) for r in rows) == \
+        rainy_expected(samples)
+
+
+def _big_source(lake, samples, work, mib):
+    b = lake.bucket
+    raw = (samples / "seattle-weather.csv").read_bytes()
+    header, body = raw.split(b"\n", 1)
+    big = work / "big.csv"
+    with open(big, "wb") as f:
+        f.write(header + b"\n")
+        for _ in range((mib << 20) // len(body)):
+            f.write(body)
+    lake.store.put_file(b, "big/big.csv", big)
+    big.unlink()
+    return b
+
+
+@pytest.mark.big
+@pytest.mark.timeout_s(600)
+def test_unmount_during_a_run_and_rm_of_a_running_job(lake, samples, work):
+    b = _big_source(lake, samples, work, 150)
+    lake.allow_errors(r"stopp", r"cancel", r"interrupt", r"shut")
+    lake.mount()
+    lake.crawl()
+    db = lake.database_of(b)
+    spec = (f"source = {db}.big\n"
+            f"target = s3://{b}/out/\n"
+            "format = json\n")
+    os.mkdir(lake.path("jobs", "j"))
+    write_file(lake.path("jobs", "j", "spec"), spec)
+    wait_until(lambda: lake.status("jobs", "j").get("state") == "RUNNING", 60,
+               interval=0.05, what="the job to run")
+    lake.unmount()  # a clean unmount stops the run
+    lake.mount()
+    st = lake.status("jobs", "j")
+    assert st["state"] in ("STOPPED", "FAILED"), st
+    assert f"out/_SUCCESS" not in lake.store.keys(b, "out/")
+    # rm -r of a running job stops it first
+    write_file(lake.path("jobs", "j", "ctl"), "run\n")
+    wait_until(lambda: lake.status("jobs", "j").get("state") == "RUNNING", 60,
+               interval=0.05, what="the job to run again")
+    import shutil
+    shutil.rmtree(lake.path("jobs", "j"))
+    assert "j" not in os.listdir(lake.path("jobs"))

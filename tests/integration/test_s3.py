@@ -737,3 +737,39 @@ def test_statfs(lake):
     r = subprocess.run(["df", str(lake.mnt)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     os.statvfs(lake.s3(lake.bucket))
+
+
+def test_rename_across_buckets(lake):
+    b = lake.bucket
+    other = lake.make_bucket()
+    lake.store.put(b, "move.txt", b"moving")
+    lake.mount()
+    os.rename(lake.s3(b, "move.txt"), lake.s3(other, "moved.txt"))
+    assert lake.store.get(other, "moved.txt") == b"moving"
+    assert not lake.store.exists(b, "move.txt")
+    assert lake.s3(other, "moved.txt").read_bytes() == b"moving"
+
+
+@pytest.mark.timeout_s(300)
+def test_crash_during_a_staged_rewrite_keeps_the_old_object(lake, work):
+    """kill -9 while an existing object is open for append: the object stays
+    as it was (the staged copy is never half uploaded)."""
+    b = lake.bucket
+    old = os.urandom(3 << 20)
+    lake.store.put(b, "keep.bin", old)
+    lake.allow_errors(r".*")
+    lake.mount()
+    f = open(lake.s3(b, "keep.bin"), "ab")
+    f.write(os.urandom(2 << 20))
+    f.flush()
+    lake.kill()
+    try:
+        f.close()
+    except OSError:
+        pass
+    assert lake.store.get(b, "keep.bin") == old
+    n_logs = len(lake.stderr_files)
+    lake.allowed = []
+    lake.mount()
+    assert lake.s3(b, "keep.bin").read_bytes() == old
+    lake.stderr_files = lake.stderr_files[n_logs:]
