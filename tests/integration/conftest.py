@@ -13,7 +13,6 @@ Each test gets its own state_dir, cache_dir and buckets, and a daemon run in
 the foreground (`gluefs -f`) whose stderr is checked after the test for
 sanitizer reports and unexpected error lines (Lake.allow_errors()).
 """
-import errno
 import hashlib
 import os
 import re

@@ -11,7 +11,7 @@ import botocore.session
 import botocore.validate
 import pytest
 
-from conftest import parse_kv, read_text, wait_until
+from conftest import read_text, wait_until
 
 WEATHER_SCHEMA = [
     ("date", "date"),

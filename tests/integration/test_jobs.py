@@ -6,8 +6,6 @@ import errno
 import io
 import json
 import os
-import re
-import time
 
 import pytest
 
@@ -338,7 +336,7 @@ def test_job_killed_while_running_is_interrupted(lake, samples, work):
     assert st["state"] == "FAILED", st
     assert "interrupted" in st.get("error", ""), st
     # no _SUCCESS: the run did not complete
-    assert f"longout/_SUCCESS" not in lake.store.keys(b, "longout/")
+    assert "longout/_SUCCESS" not in lake.store.keys(b, "longout/")
     lake.stderr_files = lake.stderr_files[n_logs:]
 
 
@@ -470,7 +468,7 @@ def test_stop_a_running_job(lake, samples, work):
     if st["state"] == "SUCCEEDED":
         pytest.fail(f"the job finished before it could be stopped: {st}")
     assert st["state"] == "STOPPED", st
-    assert f"stopped/_SUCCESS" not in lake.store.keys(b, "stopped/")
+    assert "stopped/_SUCCESS" not in lake.store.keys(b, "stopped/")
 
 
 def test_bad_rows_are_counted_and_the_run_succeeds(lake, samples):
@@ -579,7 +577,7 @@ def test_unmount_during_a_run_and_rm_of_a_running_job(lake, samples, work):
     lake.mount()
     st = lake.status("jobs", "j")
     assert st["state"] in ("STOPPED", "FAILED"), st
-    assert f"out/_SUCCESS" not in lake.store.keys(b, "out/")
+    assert "out/_SUCCESS" not in lake.store.keys(b, "out/")
     # rm -r of a running job stops it first
     write_file(lake.path("jobs", "j", "ctl"), "run\n")
     wait_until(lambda: lake.status("jobs", "j").get("state") == "RUNNING", 60,

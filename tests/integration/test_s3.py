@@ -4,8 +4,6 @@ import errno
 import hashlib
 import http.server
 import os
-import shutil
-import signal
 import stat
 import subprocess
 import threading

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUILD, REPO, SAMPLES, parse_kv, read_text, wait_until
+from conftest import BUILD, REPO, wait_until
 
 
 @pytest.fixture
