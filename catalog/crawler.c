@@ -37,6 +37,7 @@
 #include "infer.h"
 #include "instream.h"
 #include "log.h"
+#include "parquet_meta.h"
 #include "state.h"
 #include "stats.h"
 #include "store.h"
@@ -48,7 +49,6 @@
 #define CRAWL_OBJECTS_MAX 2000000        /* objects per run */
 #define CRAWL_NAME_MAX 128
 #define CRAWL_SPEC_MAX (64u << 10)
-#define PARQUET_FOOTER_MAX (16u << 20)
 
 enum crawl_state { CS_READY, CS_RUNNING, CS_STOPPING };
 static const char *const state_names[] = {"READY", "RUNNING", "STOPPING"};
@@ -995,319 +995,6 @@ static int load_previous(struct run *r, sqlite3_stmt *st, struct cobj *o,
     return 0;
 }
 
-/* ---- Parquet footer (Apache Parquet "File Format"; Thrift compact
- * protocol) ---- */
-
-struct tc {
-    const unsigned char *p, *end;
-    int err;
-};
-
-static uint64_t tc_varint(struct tc *t)
-{
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (t->p >= t->end) {
-            t->err = 1;
-            return 0;
-        }
-        unsigned char b = *t->p++;
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80))
-            return v;
-    }
-    t->err = 1;
-    return 0;
-}
-
-static int64_t tc_zigzag(struct tc *t)
-{
-    uint64_t v = tc_varint(t);
-    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
-}
-
-static void tc_skip(struct tc *t, int type, int depth);
-
-static void tc_skip_struct(struct tc *t, int depth)
-{
-    while (!t->err) {
-        if (t->p >= t->end) {
-            t->err = 1;
-            return;
-        }
-        unsigned char h = *t->p++;
-        if (!h)
-            return;
-        if (!(h >> 4))
-            tc_zigzag(t);
-        tc_skip(t, h & 0x0f, depth + 1);
-    }
-}
-
-static void tc_skip(struct tc *t, int type, int depth)
-{
-    if (depth > 64) {
-        t->err = 1;
-        return;
-    }
-    switch (type) {
-    case 1: case 2: /* bool in the header */
-        return;
-    case 3: /* byte */
-        if (t->p >= t->end)
-            t->err = 1;
-        else
-            t->p++;
-        return;
-    case 4: case 5: case 6: /* i16 i32 i64 */
-        tc_varint(t);
-        return;
-    case 7: /* double */
-        if (t->end - t->p < 8)
-            t->err = 1;
-        else
-            t->p += 8;
-        return;
-    case 8: { /* binary */
-        uint64_t n = tc_varint(t);
-        if (n > (uint64_t)(t->end - t->p))
-            t->err = 1;
-        else
-            t->p += n;
-        return;
-    }
-    case 9: case 10: { /* list, set */
-        if (t->p >= t->end) {
-            t->err = 1;
-            return;
-        }
-        unsigned char h = *t->p++;
-        uint64_t n = h >> 4;
-        if (n == 15)
-            n = tc_varint(t);
-        for (uint64_t i = 0; i < n && !t->err; i++) {
-            if ((h & 0x0f) == 1 || (h & 0x0f) == 2) {
-                if (t->p >= t->end)
-                    t->err = 1;
-                else
-                    t->p++;
-            } else {
-                tc_skip(t, h & 0x0f, depth + 1);
-            }
-        }
-        return;
-    }
-    case 11: { /* map */
-        uint64_t n = tc_varint(t);
-        if (!n)
-            return;
-        if (t->p >= t->end) {
-            t->err = 1;
-            return;
-        }
-        unsigned char kv = *t->p++;
-        for (uint64_t i = 0; i < n && !t->err; i++) {
-            tc_skip(t, kv >> 4, depth + 1);
-            tc_skip(t, kv & 0x0f, depth + 1);
-        }
-        return;
-    }
-    case 12: /* struct */
-        tc_skip_struct(t, depth);
-        return;
-    default:
-        t->err = 1;
-    }
-}
-
-/* Read the next field header of a struct; returns the type (0: stop). */
-static int tc_field(struct tc *t, int *id)
-{
-    if (t->p >= t->end) {
-        t->err = 1;
-        return 0;
-    }
-    unsigned char h = *t->p++;
-    if (!h)
-        return 0;
-    int delta = h >> 4;
-    if (delta)
-        *id += delta;
-    else
-        *id = (int)tc_zigzag(t);
-    return h & 0x0f;
-}
-
-struct pq_elem {
-    char name[256];
-    int type;           /* physical type, -1 for a group */
-    int repetition;     /* 0 required, 1 optional, 2 repeated */
-    int num_children;
-    int converted;      /* -1: none */
-    int scale, precision;
-    int logical;        /* LogicalType union member id, 0: none */
-    int ts_unit_ok;
-};
-
-/* Parse one SchemaElement. */
-static void pq_elem_parse(struct tc *t, struct pq_elem *e)
-{
-    memset(e, 0, sizeof *e);
-    e->type = -1;
-    e->converted = -1;
-    int id = 0, type;
-    while (!t->err && (type = tc_field(t, &id)) != 0) {
-        if (id == 1 && type == 5)
-            e->type = (int)tc_zigzag(t);
-        else if (id == 3 && type == 5)
-            e->repetition = (int)tc_zigzag(t);
-        else if (id == 4 && type == 8) {
-            uint64_t n = tc_varint(t);
-            if (n > (uint64_t)(t->end - t->p)) {
-                t->err = 1;
-                return;
-            }
-            snprintf(e->name, sizeof e->name, "%.*s", (int)(n < 255 ? n : 255),
-                     (const char *)t->p);
-            t->p += n;
-        } else if (id == 5 && type == 5)
-            e->num_children = (int)tc_zigzag(t);
-        else if (id == 6 && type == 5)
-            e->converted = (int)tc_zigzag(t);
-        else if (id == 7 && type == 5)
-            e->scale = (int)tc_zigzag(t);
-        else if (id == 8 && type == 5)
-            e->precision = (int)tc_zigzag(t);
-        else if (id == 10 && type == 12) {
-            /* LogicalType: a union; remember which member, and DECIMAL's
-             * scale/precision. */
-            int lid = 0, lt;
-            while (!t->err && (lt = tc_field(t, &lid)) != 0) {
-                e->logical = lid;
-                if (lid == 5 && lt == 12) {
-                    int did = 0, dt;
-                    while (!t->err && (dt = tc_field(t, &did)) != 0) {
-                        if (did == 1 && dt == 5)
-                            e->scale = (int)tc_zigzag(t);
-                        else if (did == 2 && dt == 5)
-                            e->precision = (int)tc_zigzag(t);
-                        else
-                            tc_skip(t, dt, 1);
-                    }
-                } else {
-                    tc_skip(t, lt, 1);
-                }
-            }
-        } else
-            tc_skip(t, type, 1);
-    }
-}
-
-static int pq_leaf_type(const struct pq_elem *e, struct buf *out)
-{
-    int conv = e->converted, lg = e->logical;
-    if (conv == 5 || lg == 5) /* DECIMAL */
-        return buf_printf(out, "decimal(%d,%d)", e->precision ? e->precision : 38,
-                          e->scale);
-    switch (e->type) {
-    case 0:
-        return buf_puts(out, "boolean");
-    case 1:
-        if (conv == 6 || lg == 6)
-            return buf_puts(out, "date");
-        if (conv == 15 || conv == 11)
-            return buf_puts(out, "tinyint");
-        if (conv == 16 || conv == 12)
-            return buf_puts(out, "smallint");
-        return buf_puts(out, "int");
-    case 2:
-        if (conv == 9 || conv == 10 || lg == 8)
-            return buf_puts(out, "timestamp");
-        return buf_puts(out, "bigint");
-    case 3:
-        return buf_puts(out, "timestamp");
-    case 4:
-        return buf_puts(out, "float");
-    case 5:
-        return buf_puts(out, "double");
-    case 6:
-        if (conv == 0 || conv == 4 || conv == 19 || lg == 1 || lg == 4 ||
-            lg == 12)
-            return buf_puts(out, "string");
-        return buf_puts(out, "binary");
-    default:
-        return buf_puts(out, "binary");
-    }
-}
-
-/* Write the Hive type of element *I (and its children) to OUT, moving *I
- * past them.  IN_LIST: the element is a list's repeated level, already
- * written as array<>. */
-static int pq_type(const struct pq_elem *el, size_t n, size_t *i,
-                   struct buf *out, int depth, bool in_list)
-{
-    if (*i >= n || depth > 32)
-        return -EBADMSG;
-    const struct pq_elem *e = &el[(*i)++];
-    bool wrap = e->repetition == 2 && !in_list;
-    int rc = wrap ? buf_puts(out, "array<") : 0;
-    if (rc)
-        return rc;
-    bool is_list = e->converted == 3 || e->logical == 3;
-    bool is_map = e->converted == 1 || e->converted == 2 || e->logical == 2;
-    if (e->num_children <= 0) {
-        rc = pq_leaf_type(e, out);
-    } else if (is_list && e->num_children == 1 && *i < n) {
-        /* group (LIST) { repeated group list { element } }, or the legacy
-         * two-level form group (LIST) { repeated x element } */
-        const struct pq_elem *mid = &el[*i];
-        rc = buf_puts(out, "array<");
-        if (!rc && mid->num_children == 1) {
-            (*i)++;
-            rc = pq_type(el, n, i, out, depth + 1, false);
-        } else if (!rc) {
-            rc = pq_type(el, n, i, out, depth + 1, true);
-        }
-        if (!rc)
-            rc = buf_putc(out, '>');
-    } else if (is_map && e->num_children == 1 && *i < n &&
-               el[*i].num_children == 2) {
-        (*i)++; /* repeated group key_value { key; value } */
-        rc = buf_puts(out, "map<");
-        if (!rc)
-            rc = pq_type(el, n, i, out, depth + 1, true);
-        if (!rc)
-            rc = buf_putc(out, ',');
-        if (!rc)
-            rc = pq_type(el, n, i, out, depth + 1, true);
-        if (!rc)
-            rc = buf_putc(out, '>');
-    } else {
-        rc = buf_puts(out, "struct<");
-        for (int c = 0; c < e->num_children && !rc; c++) {
-            if (*i >= n)
-                return -EBADMSG;
-            char lname[256];
-            snprintf(lname, sizeof lname, "%s", el[*i].name);
-            for (char *p = lname; *p; p++) {
-                if (*p >= 'A' && *p <= 'Z')
-                    *p = (char)(*p - 'A' + 'a');
-                if (*p == ':' || *p == ',' || *p == '<' || *p == '>' ||
-                    *p == ' ' || *p == '`')
-                    *p = '_';
-            }
-            rc = buf_printf(out, "%s%s:", c ? "," : "", lname);
-            if (!rc)
-                rc = pq_type(el, n, i, out, depth + 1, false);
-        }
-        if (!rc)
-            rc = buf_putc(out, '>');
-    }
-    if (!rc && wrap)
-        rc = buf_putc(out, '>');
-    return rc;
-}
-
 struct get_buf {
     unsigned char *p;
     size_t n, cap;
@@ -1323,91 +1010,27 @@ static int get_buf_cb(void *ctx, const void *data, size_t len)
     return 0;
 }
 
-/* Parse FileMetaData (field 2: schema, 3: num_rows) into O. */
+/* Parse FileMetaData into O (parquet_meta.h); a damaged footer or schema
+ * sets O's reason and returns 0. */
 static int parquet_parse(const unsigned char *p, size_t len, struct cobj *o)
 {
-    struct tc t = {p, p + len, 0};
-    struct pq_elem *el = NULL;
-    size_t nel = 0;
-    int64_t rows = -1;
-    int id = 0, type, rc = 0;
-    while (!t.err && (type = tc_field(&t, &id)) != 0) {
-        if (id == 2 && type == 9 && !el) {
-            if (t.p >= t.end) {
-                t.err = 1;
-                break;
-            }
-            unsigned char h = *t.p++;
-            uint64_t cnt = h >> 4;
-            if (cnt == 15)
-                cnt = tc_varint(&t);
-            if ((h & 0x0f) != 12 || cnt > 100000 || cnt > len) {
-                t.err = 1;
-                break;
-            }
-            el = calloc(cnt ? cnt : 1, sizeof *el);
-            if (!el)
-                return -ENOMEM;
-            for (nel = 0; nel < cnt && !t.err; nel++)
-                pq_elem_parse(&t, &el[nel]);
-        } else if (id == 3 && type == 6) {
-            rows = tc_zigzag(&t);
-        } else {
-            tc_skip(&t, type, 1);
-        }
-    }
-    if (t.err || !el || nel < 1) {
-        free(el);
-        o->reason = strdup("parquet: damaged footer");
-        return o->reason ? 0 : -ENOMEM;
-    }
-    struct buf ty;
-    buf_init(&ty, 1 << 20);
-    size_t i = 1;
-    for (int c = 0; c < el[0].num_children && !rc; c++) {
-        if (i >= nel) {
-            rc = -EBADMSG;
-            break;
-        }
-        char lname[256];
-        snprintf(lname, sizeof lname, "%s", el[i].name);
-        for (char *q = lname; *q; q++)
-            if (*q >= 'A' && *q <= 'Z')
-                *q = (char)(*q - 'A' + 'a');
-        buf_reset(&ty);
-        rc = pq_type(el, nel, &i, &ty, 0, false);
-        if (rc == -E2BIG) {
-            buf_reset(&ty);
-            rc = buf_puts(&ty, "string");
-        }
-        if (rc)
-            break;
-        struct column *nc = realloc(o->cols, (o->ncols + 1) * sizeof *nc);
-        if (!nc) {
-            rc = -ENOMEM;
-            break;
-        }
-        o->cols = nc;
-        nc[o->ncols].name = strdup(lname);
-        nc[o->ncols].type = strdup(ty.data ? ty.data : "string");
-        o->ncols++;
-        if (!nc[o->ncols - 1].name || !nc[o->ncols - 1].type)
-            rc = -ENOMEM;
-    }
-    buf_release(&ty);
-    free(el);
-    if (rc == -EBADMSG) {
-        columns_free(o->cols, o->ncols);
-        o->cols = NULL;
-        o->ncols = 0;
-        o->reason = strdup("parquet: damaged schema");
+    struct parquet_meta m;
+    const char *why = NULL;
+    int rc = parquet_meta_parse(p, len, &m, &why);
+    if (rc == -EBADMSG && why) {
+        o->reason = strdup(why);
         return o->reason ? 0 : -ENOMEM;
     }
     if (rc)
         return rc;
+    columns_free(o->cols, o->ncols);
+    o->cols = m.cols;
+    o->ncols = m.ncols;
+    m.cols = NULL;
+    m.ncols = 0;
     snprintf(o->fmt.classification, sizeof o->fmt.classification, "parquet");
     snprintf(o->fmt.compression, sizeof o->fmt.compression, "none");
-    o->records = rows > 0 ? (uint64_t)rows : 0;
+    o->records = m.rows > 0 ? (uint64_t)m.rows : 0;
     if (o->records)
         o->avg_size = (double)o->size / (double)o->records;
     return 0;
