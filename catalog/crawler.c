@@ -19,6 +19,7 @@
  * The crawler's mutable state lives under crawl_lock; crawl_cond is
  * broadcast on every state change (crawler_wait sleeps on it). */
 #include "crawler.h"
+#include "crawl_spec.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -48,19 +49,9 @@
 #define CRAWL_WORKERS 4                  /* parallel sample fetches */
 #define CRAWL_OBJECTS_MAX 2000000        /* objects per run */
 #define CRAWL_NAME_MAX 128
-#define CRAWL_SPEC_MAX (64u << 10)
 
 enum crawl_state { CS_READY, CS_RUNNING, CS_STOPPING };
 static const char *const state_names[] = {"READY", "RUNNING", "STOPPING"};
-
-struct crawl_spec {
-    char **targets; /* "s3://bucket/prefix/" (prefix "" or ending in '/') */
-    size_t ntargets;
-    char *database; /* NULL: one database per bucket, named after it */
-    char **excludes;
-    size_t nexcludes;
-    unsigned interval; /* seconds, 0: none */
-};
 
 struct crawler {
     char *name;
@@ -107,285 +98,9 @@ static void iso_time(int64_t secs, char *out, size_t n)
     strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static void strv_free(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
-static int strv_push(char ***v, size_t *n, const char *s, size_t len)
-{
-    char **nv = realloc(*v, (*n + 1) * sizeof *nv);
-    if (!nv)
-        return -ENOMEM;
-    *v = nv;
-    nv[*n] = strndup(s, len);
-    if (!nv[*n])
-        return -ENOMEM;
-    (*n)++;
-    return 0;
-}
-
-static void spec_release(struct crawl_spec *sp)
-{
-    strv_free(sp->targets, sp->ntargets);
-    strv_free(sp->excludes, sp->nexcludes);
-    free(sp->database);
-    memset(sp, 0, sizeof *sp);
-}
-
-static int spec_copy(struct crawl_spec *dst, const struct crawl_spec *src)
-{
-    memset(dst, 0, sizeof *dst);
-    for (size_t i = 0; i < src->ntargets; i++)
-        if (strv_push(&dst->targets, &dst->ntargets, src->targets[i],
-                      strlen(src->targets[i])))
-            goto oom;
-    for (size_t i = 0; i < src->nexcludes; i++)
-        if (strv_push(&dst->excludes, &dst->nexcludes, src->excludes[i],
-                      strlen(src->excludes[i])))
-            goto oom;
-    if (src->database && !(dst->database = strdup(src->database)))
-        goto oom;
-    dst->interval = src->interval;
-    return 0;
-oom:
-    spec_release(dst);
-    return -ENOMEM;
-}
-
 static bool is_default(const struct crawler *c)
 {
     return !strcmp(c->name, "default");
-}
-
-/* Split "s3://bucket/prefix" into BUCKET and PREFIX ("" or ending '/'). */
-static int split_url(const char *url, char *bucket, size_t bn, char *prefix,
-                     size_t pn)
-{
-    if (strncmp(url, "s3://", 5))
-        return -EINVAL;
-    const char *b = url + 5, *slash = strchr(b, '/');
-    size_t blen = slash ? (size_t)(slash - b) : strlen(b);
-    if (!blen || blen >= bn)
-        return -EINVAL;
-    memcpy(bucket, b, blen);
-    bucket[blen] = '\0';
-    const char *p = slash ? slash + 1 : "";
-    int w = snprintf(prefix, pn, "%s", p);
-    if (w < 0 || (size_t)w >= pn)
-        return -ENAMETOOLONG;
-    return 0;
-}
-
-/* ---- spec parsing ---- */
-
-static char *trim(char *s)
-{
-    while (*s == ' ' || *s == '\t' || *s == '\r')
-        s++;
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
-        s[--n] = '\0';
-    return s;
-}
-
-/* Append the comma-separated items of VALUE to *V.  A comma inside {...}
- * (a glob's alternatives) or after a backslash does not split. */
-static int add_list(char ***v, size_t *n, const char *value)
-{
-    const char *p = value;
-    while (*p) {
-        const char *e = p;
-        int depth = 0;
-        for (; *e; e++) {
-            if (*e == '\\' && e[1])
-                e++;
-            else if (*e == '{')
-                depth++;
-            else if (*e == '}' && depth)
-                depth--;
-            else if (*e == ',' && !depth)
-                break;
-        }
-        size_t len = (size_t)(e - p);
-        while (len && (*p == ' ' || *p == '\t')) {
-            p++;
-            len--;
-        }
-        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
-            len--;
-        if (len && strv_push(v, n, p, len))
-            return -ENOMEM;
-        if (!*e)
-            break;
-        p = e + 1;
-    }
-    return 0;
-}
-
-/* Normalise target *T in place: "s3://bucket/prefix/".  Returns 0 or
- * -EINVAL. */
-static int normalize_target(char **t)
-{
-    char bucket[256], prefix[1024];
-    if (split_url(*t, bucket, sizeof bucket, prefix, sizeof prefix))
-        return -EINVAL;
-    if (strchr(bucket, '*') || strchr(bucket, '?'))
-        return -EINVAL;
-    size_t pl = strlen(prefix);
-    char buf[1400];
-    int w = snprintf(buf, sizeof buf, "s3://%s/%s%s", bucket, prefix,
-                     pl && prefix[pl - 1] != '/' ? "/" : "");
-    if (w < 0 || (size_t)w >= sizeof buf)
-        return -EINVAL;
-    char *n = strdup(buf);
-    if (!n)
-        return -ENOMEM;
-    free(*t);
-    *t = n;
-    return 0;
-}
-
-/* Normalise targets FROM.. of SP, written on spec line LINENO. */
-static int check_targets(struct crawl_spec *sp, size_t from, int lineno,
-                         char *err, size_t errlen)
-{
-    for (size_t i = from; i < sp->ntargets; i++) {
-        int rc = normalize_target(&sp->targets[i]);
-        if (rc == -ENOMEM)
-            return rc;
-        if (rc) {
-            snprintf(err, errlen,
-                     "spec line %d: target '%.200s' is not an "
-                     "s3://bucket/prefix/ URL",
-                     lineno, sp->targets[i]);
-            return -EINVAL;
-        }
-    }
-    return 0;
-}
-
-/* Parse a spec (DESIGN.md 4).  On -EINVAL, ERR says which line and why. */
-static int spec_parse(const char *text, size_t len, bool allow_no_targets,
-                      struct crawl_spec *sp, char *err, size_t errlen)
-{
-    memset(sp, 0, sizeof *sp);
-    err[0] = '\0';
-    if (len > CRAWL_SPEC_MAX) {
-        snprintf(err, errlen, "spec: longer than %u bytes", CRAWL_SPEC_MAX);
-        return -EINVAL;
-    }
-    char *copy = strndup(text, len);
-    if (!copy)
-        return -ENOMEM;
-    int rc = 0, lineno = 0;
-    bool seen[4] = {false, false, false, false};
-    static const char *const keys[] = {"targets", "database", "exclude",
-                                       "interval"};
-    int last_key = -1;
-    char *save = copy;
-    while (save && !rc) {
-        char *line = save, *nl = strchr(save, '\n');
-        if (nl) {
-            *nl = '\0';
-            save = nl + 1;
-        } else {
-            save = NULL;
-        }
-        lineno++;
-        /* '#' at the start or after a blank starts a comment. */
-        for (char *h = line; *h; h++)
-            if (*h == '#' && (h == line || h[-1] == ' ' || h[-1] == '\t')) {
-                *h = '\0';
-                break;
-            }
-        bool cont = line[0] == ' ' || line[0] == '\t';
-        char *s = trim(line);
-        if (!*s)
-            continue;
-        size_t ntargets_before = sp->ntargets;
-        if (cont && last_key >= 0) {
-            /* A continuation line adds to a list. */
-            if (last_key == 0)
-                rc = add_list(&sp->targets, &sp->ntargets, s);
-            else if (last_key == 2)
-                rc = add_list(&sp->excludes, &sp->nexcludes, s);
-            else {
-                snprintf(err, errlen,
-                         "spec line %d: '%s' only takes one value", lineno,
-                         keys[last_key]);
-                rc = -EINVAL;
-            }
-            if (!rc && last_key == 0)
-                rc = check_targets(sp, ntargets_before, lineno, err, errlen);
-            continue;
-        }
-        char *eq = strchr(s, '=');
-        if (!eq) {
-            snprintf(err, errlen, "spec line %d: expected 'key = value'",
-                     lineno);
-            rc = -EINVAL;
-            break;
-        }
-        *eq = '\0';
-        char *key = trim(s), *val = trim(eq + 1);
-        int k = -1;
-        for (int i = 0; i < 4; i++)
-            if (!strcmp(key, keys[i]))
-                k = i;
-        if (k < 0) {
-            snprintf(err, errlen, "spec line %d: unknown key '%.64s'", lineno,
-                     key);
-            rc = -EINVAL;
-            break;
-        }
-        if (seen[k]) {
-            snprintf(err, errlen, "spec line %d: '%s' given twice", lineno,
-                     keys[k]);
-            rc = -EINVAL;
-            break;
-        }
-        seen[k] = true;
-        last_key = k;
-        if (k == 0) {
-            rc = add_list(&sp->targets, &sp->ntargets, val);
-        } else if (k == 1) {
-            if (*val) {
-                char name[256];
-                catalog_sanitize_name(val, name, sizeof name);
-                if (!(sp->database = strdup(name)))
-                    rc = -ENOMEM;
-            }
-        } else if (k == 2) {
-            rc = add_list(&sp->excludes, &sp->nexcludes, val);
-        } else if (*val) {
-            char *end;
-            errno = 0;
-            long v = strtol(val, &end, 10);
-            if (errno || *end || v < 0 || v > 365L * 86400) {
-                snprintf(err, errlen,
-                         "spec line %d: interval '%.64s' is not a number of "
-                         "seconds",
-                         lineno, val);
-                rc = -EINVAL;
-                break;
-            }
-            sp->interval = (unsigned)v;
-        }
-        if (!rc && k == 0)
-            rc = check_targets(sp, ntargets_before, lineno, err, errlen);
-    }
-    if (!rc && !sp->ntargets && !allow_no_targets) {
-        snprintf(err, errlen,
-                 "spec: missing key 'targets' (targets = s3://bucket/prefix/)");
-        rc = -EINVAL;
-    }
-    free(copy);
-    if (rc)
-        spec_release(sp);
-    return rc;
 }
 
 /* ---- persistence ---- */
@@ -502,7 +217,7 @@ static void crawler_free(struct crawler *c)
         return;
     free(c->name);
     free(c->spec_text);
-    spec_release(&c->sp);
+    crawl_spec_release(&c->sp);
     buf_release(&c->log);
     free(c);
 }
@@ -570,7 +285,7 @@ static int crawlers_load(void)
             const char *spec = col_text(st, 1);
             char err[256];
             c->spec_text = strdup(spec);
-            if (spec_parse(spec, strlen(spec), true, &c->sp, err, sizeof err))
+            if (crawl_spec_parse(spec, strlen(spec), true, &c->sp, err, sizeof err))
                 log_warn("crawler '%s': stored spec: %s", c->name, err);
         }
         snprintf(c->last_run, sizeof c->last_run, "%s", col_text(st, 3));
@@ -691,8 +406,8 @@ static void run_log(struct run *r, int level, const char *fmt, ...)
 static void cobj_release(struct cobj *o)
 {
     free(o->key);
-    strv_free(o->pkeys, o->npv);
-    strv_free(o->pvals, o->npv);
+    crawl_strv_free(o->pkeys, o->npv);
+    crawl_strv_free(o->pvals, o->npv);
     free(o->pseg);
     columns_free(o->cols, o->ncols);
     free(o->reason);
@@ -710,12 +425,12 @@ static void run_free(struct run *r)
         free(t->location);
         free(t->bucket);
         free(t->objs);
-        strv_free(t->pkeys, t->npkeys);
+        crawl_strv_free(t->pkeys, t->npkeys);
     }
     free(r->tables);
     free(r->todo);
     free(r->name);
-    spec_release(&r->sp);
+    crawl_spec_release(&r->sp);
     pthread_mutex_destroy(&r->pool_lock);
     free(r);
 }
@@ -778,11 +493,11 @@ static int parse_partitions(struct cobj *o, const char *dirs)
         const char *eq = memchr(s, '=', (size_t)(slash - s));
         if (!eq || eq == s)
             break;
-        if (strv_push(&o->pkeys, &o->npv, s, (size_t)(eq - s)))
+        if (crawl_strv_push(&o->pkeys, &o->npv, s, (size_t)(eq - s)))
             return -ENOMEM;
         size_t n = o->npv - 1;
         o->npv = n;
-        if (strv_push(&o->pvals, &o->npv, eq + 1, (size_t)(slash - eq - 1)))
+        if (crawl_strv_push(&o->pvals, &o->npv, eq + 1, (size_t)(slash - eq - 1)))
             return -ENOMEM;
         for (char *k = o->pkeys[n]; *k; k++)
             if (*k >= 'A' && *k <= 'Z')
@@ -1383,7 +1098,7 @@ static int table_write(struct run *r, struct ctable *ct, int64_t now,
         if (!pk_init) {
             pk_init = true;
             for (size_t j = 0; j < o->npv && !rc; j++)
-                rc = strv_push(&pkeys, &npkeys, o->pkeys[j],
+                rc = crawl_strv_push(&pkeys, &npkeys, o->pkeys[j],
                                strlen(o->pkeys[j]));
         } else {
             size_t j = 0;
@@ -1459,7 +1174,7 @@ static int table_write(struct run *r, struct ctable *ct, int64_t now,
         parts[nparts].location = buf_detach(&loc);
         nparts++;
         for (size_t j = 0; j < npkeys && !rc; j++)
-            rc = strv_push(&parts[nparts - 1].values,
+            rc = crawl_strv_push(&parts[nparts - 1].values,
                            &parts[nparts - 1].nvalues, o->pvals[j],
                            strlen(o->pvals[j]));
     }
@@ -1509,7 +1224,7 @@ out:
     t.database = t.name = t.location = t.crawler = NULL;
     columns_free(t.cols, t.ncols);
     columns_free(t.pkeys, t.npkeys);
-    strv_free(pkeys, npkeys);
+    crawl_strv_free(pkeys, npkeys);
     for (size_t i = 0; i < nparts; i++)
         partition_release(&parts[i]);
     free(parts);
@@ -1527,7 +1242,7 @@ struct dep_ctx {
 static int dep_db_cb(void *ctx, const char *name)
 {
     struct dep_ctx *d = ctx;
-    return strv_push(&d->names, &d->n, name, strlen(name));
+    return crawl_strv_push(&d->names, &d->n, name, strlen(name));
 }
 
 static bool table_seen(const struct run *r, const char *db, const char *name,
@@ -1569,9 +1284,9 @@ static int deprecate_vanished(struct run *r, const bool *written, int64_t now)
             }
             table_def_free(t);
         }
-        strv_free(tabs.names, tabs.n);
+        crawl_strv_free(tabs.names, tabs.n);
     }
-    strv_free(dbs.names, dbs.n);
+    crawl_strv_free(dbs.names, dbs.n);
     return rc;
 }
 
@@ -1649,7 +1364,7 @@ static int bucket_cb(void *ctx, const struct store_entry *e)
     struct bucket_list *b = ctx;
     if (!gluefs_bucket_allowed(G, e->key))
         return 0;
-    return strv_push(&b->names, &b->n, e->key, strlen(e->key));
+    return crawl_strv_push(&b->names, &b->n, e->key, strlen(e->key));
 }
 
 /* The run proper.  Returns 0, -ECANCELED or -errno with ERR set. */
@@ -1668,20 +1383,20 @@ static int run_crawl(struct run *r, char *err, size_t errlen)
         if (G->bucket_filter && *G->bucket_filter)
             /* buckets= names them: no ListBuckets needed (anonymous
              * access to a public bucket cannot list buckets). */
-            rc = add_list(&bl.names, &bl.n, G->bucket_filter);
+            rc = crawl_add_list(&bl.names, &bl.n, G->bucket_filter);
         else
             rc = G->store->ops->list_buckets(G->store, bucket_cb, &bl);
         if (rc) {
             snprintf(err, errlen, "cannot list buckets: %s", strerror(-rc));
-            strv_free(bl.names, bl.n);
+            crawl_strv_free(bl.names, bl.n);
             return rc;
         }
         for (size_t i = 0; i < bl.n && !rc; i++) {
             char url[300];
             snprintf(url, sizeof url, "s3://%s/", bl.names[i]);
-            rc = strv_push(&r->sp.targets, &r->sp.ntargets, url, strlen(url));
+            rc = crawl_strv_push(&r->sp.targets, &r->sp.ntargets, url, strlen(url));
         }
-        strv_free(bl.names, bl.n);
+        crawl_strv_free(bl.names, bl.n);
         if (rc)
             return rc;
     }
@@ -1691,7 +1406,7 @@ static int run_crawl(struct run *r, char *err, size_t errlen)
         if (run_cancelled(r))
             return -ECANCELED;
         r->cur_target = i;
-        if (split_url(r->sp.targets[i], r->cur_bucket, sizeof r->cur_bucket,
+        if (crawl_split_url(r->sp.targets[i], r->cur_bucket, sizeof r->cur_bucket,
                       r->cur_prefix, sizeof r->cur_prefix))
             continue;
         if (r->sp.database)
@@ -1849,7 +1564,7 @@ static void run_start(struct crawler *c)
     c->settle_due = 0;
     c->interval_due = 0;
     struct run *r = calloc(1, sizeof *r);
-    if (!r || !(r->name = strdup(c->name)) || spec_copy(&r->sp, &c->sp)) {
+    if (!r || !(r->name = strdup(c->name)) || crawl_spec_copy(&r->sp, &c->sp)) {
         if (r)
             free(r->name);
         free(r);
@@ -2017,7 +1732,7 @@ static bool covers(const struct crawler *c, const char *bucket,
         return is_default(c) && G && gluefs_bucket_allowed(G, bucket);
     for (size_t i = 0; i < c->sp.ntargets; i++) {
         char b[256], p[1024];
-        if (split_url(c->sp.targets[i], b, sizeof b, p, sizeof p))
+        if (crawl_split_url(c->sp.targets[i], b, sizeof b, p, sizeof p))
             continue;
         if (!strcmp(b, bucket) && !strncmp(key, p, strlen(p)))
             return true;
@@ -2055,12 +1770,12 @@ int crawlers_list(int (*cb)(void *ctx, const char *name), void *ctx)
     int rc = 0;
     pthread_mutex_lock(&crawl_lock);
     for (size_t i = 0; i < ncrawlers && !rc; i++)
-        rc = strv_push(&names.names, &names.n, crawlers[i]->name,
+        rc = crawl_strv_push(&names.names, &names.n, crawlers[i]->name,
                        strlen(crawlers[i]->name));
     pthread_mutex_unlock(&crawl_lock);
     for (size_t i = 0; i < names.n && !rc; i++)
         rc = cb(ctx, names.names[i]);
-    strv_free(names.names, names.n);
+    crawl_strv_free(names.names, names.n);
     return rc < 0 ? rc : 0;
 }
 
@@ -2156,7 +1871,7 @@ int crawler_set_spec(const char *name, const char *text, size_t len)
         pthread_mutex_unlock(&crawl_lock);
         return -ENOENT;
     }
-    int rc = spec_parse(text, len, is_default(c), &sp, err, sizeof err);
+    int rc = crawl_spec_parse(text, len, is_default(c), &sp, err, sizeof err);
     if (rc == -EINVAL) {
         snprintf(c->error, sizeof c->error, "%s", err);
         crawler_save(c);
@@ -2167,13 +1882,13 @@ int crawler_set_spec(const char *name, const char *text, size_t len)
     }
     char *copy = strndup(text, len);
     if (!copy) {
-        spec_release(&sp);
+        crawl_spec_release(&sp);
         pthread_mutex_unlock(&crawl_lock);
         return -ENOMEM;
     }
     free(c->spec_text);
     c->spec_text = copy;
-    spec_release(&c->sp);
+    crawl_spec_release(&c->sp);
     c->sp = sp;
     c->error[0] = '\0';
     c->interval_due = 0;
