@@ -19,6 +19,7 @@
  * The crawler's mutable state lives under crawl_lock; crawl_cond is
  * broadcast on every state change (crawler_wait sleeps on it). */
 #include "crawler.h"
+#include "crawl_run.h"
 #include "crawl_spec.h"
 
 #include <errno.h>
@@ -45,33 +46,13 @@
 
 #define CRAWL_LOG_MAX (1u << 20)         /* a run's log, bytes */
 #define CRAWL_SAMPLE_DEFAULT (1u << 20)  /* sample_bytes when unset */
-#define CRAWL_DECODED_MAX (10u << 20)    /* decompressed sample cap */
-#define CRAWL_WORKERS 4                  /* parallel sample fetches */
 #define CRAWL_OBJECTS_MAX 2000000        /* objects per run */
 #define CRAWL_NAME_MAX 128
 
-enum crawl_state { CS_READY, CS_RUNNING, CS_STOPPING };
 static const char *const state_names[] = {"READY", "RUNNING", "STOPPING"};
 
-struct crawler {
-    char *name;
-    char *spec_text; /* as written; NULL: never written */
-    struct crawl_spec sp;
-    enum crawl_state state;
-    char last_run[16]; /* "" (none), SUCCEEDED, FAILED, CANCELLED */
-    int64_t started;   /* wall clock, seconds */
-    int64_t elapsed;   /* seconds */
-    uint64_t objects_scanned, bytes_read;
-    uint64_t tables_created, tables_updated, tables_deleted;
-    char error[512];
-    struct buf log;
-    bool pending;          /* a run was asked for */
-    int64_t settle_due;    /* monotonic ms; 0: none */
-    int64_t interval_due;  /* monotonic ms; 0: none */
-    int cancel;            /* atomic: stop the run */
-};
 
-static pthread_mutex_t crawl_lock = PTHREAD_MUTEX_INITIALIZER;
+pthread_mutex_t crawl_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t crawl_cond;
 static struct crawler **crawlers; /* sorted by name */
 static size_t ncrawlers;
@@ -319,66 +300,7 @@ static void run_log(struct run *r, int level, const char *fmt, ...)
 
 /* ---- one run ---- */
 
-/* One object seen by the listing. */
-struct cobj {
-    char *key;
-    uint64_t size;
-    char etag[STORE_ETAG_MAX];
-    size_t target;
-    size_t table;        /* index into run.tables, or SIZE_MAX */
-    char **pkeys, **pvals; /* leading k=v folders below the table folder */
-    size_t npv;
-    char *pseg;          /* those folders as in the key: "k=v/k2=v2/" */
-    /* classification */
-    bool have;           /* result known (stored or sampled) */
-    bool sampled;        /* fetched in this run */
-    bool store;          /* save in crawl_objects */
-    int err;             /* fetch error */
-    struct table_format fmt;
-    struct column *cols;
-    size_t ncols;
-    uint64_t records;    /* estimated for the whole object */
-    double avg_size;     /* bytes per record, decompressed (sample) */
-    char *reason;        /* UNKNOWN: why */
-};
 
-struct ctable {
-    char *database, *name, *location, *bucket;
-    size_t target;
-    size_t *objs;
-    size_t nobjs;
-    char **pkeys;
-    size_t npkeys;
-    bool pk_init;
-};
-
-struct run {
-    struct crawler *c; /* valid while the run lives (remove waits) */
-    char *name;
-    struct crawl_spec sp;
-    int64_t t0;
-    struct cobj *objs;
-    size_t nobjs, cap;
-    struct ctable *tables;
-    size_t ntables;
-    /* target being listed */
-    size_t cur_target;
-    char cur_bucket[256], cur_prefix[1024];
-    char cur_db[256];
-    bool list_failed;
-    /* sampler */
-    pthread_mutex_t pool_lock;
-    size_t next;
-    size_t *todo;
-    size_t ntodo;
-    uint64_t sample_limit;
-    unsigned errors;
-};
-
-static bool run_cancelled(const struct run *r)
-{
-    return __atomic_load_n(&r->c->cancel, __ATOMIC_RELAXED) != 0;
-}
 
 static void run_log(struct run *r, int level, const char *fmt, ...)
 {
@@ -511,7 +433,7 @@ static int parse_partitions(struct cobj *o, const char *dirs)
 static int list_cb(void *ctx, const struct store_entry *e)
 {
     struct run *r = ctx;
-    if (run_cancelled(r))
+    if (crawl_run_cancelled(r))
         return -ECANCELED;
     if (e->is_prefix)
         return 0;
@@ -708,256 +630,6 @@ static int load_previous(struct run *r, sqlite3_stmt *st, struct cobj *o,
     o->have = true;
     o->store = true;
     return 0;
-}
-
-struct get_buf {
-    unsigned char *p;
-    size_t n, cap;
-};
-
-static int get_buf_cb(void *ctx, const void *data, size_t len)
-{
-    struct get_buf *g = ctx;
-    if (len > g->cap - g->n)
-        return -E2BIG;
-    memcpy(g->p + g->n, data, len);
-    g->n += len;
-    return 0;
-}
-
-/* Parse FileMetaData into O (parquet_meta.h); a damaged footer or schema
- * sets O's reason and returns 0. */
-static int parquet_parse(const unsigned char *p, size_t len, struct cobj *o)
-{
-    struct parquet_meta m;
-    const char *why = NULL;
-    int rc = parquet_meta_parse(p, len, &m, &why);
-    if (rc == -EBADMSG && why) {
-        o->reason = strdup(why);
-        return o->reason ? 0 : -ENOMEM;
-    }
-    if (rc)
-        return rc;
-    columns_free(o->cols, o->ncols);
-    o->cols = m.cols;
-    o->ncols = m.ncols;
-    m.cols = NULL;
-    m.ncols = 0;
-    snprintf(o->fmt.classification, sizeof o->fmt.classification, "parquet");
-    snprintf(o->fmt.compression, sizeof o->fmt.compression, "none");
-    o->records = m.rows > 0 ? (uint64_t)m.rows : 0;
-    if (o->records)
-        o->avg_size = (double)o->size / (double)o->records;
-    return 0;
-}
-
-/* Classify a Parquet object from its footer: columns and exact row count.
- * Adds the bytes fetched to *DOWNLOADED. */
-static int parquet_classify(const char *bucket, struct cobj *o,
-                            uint64_t *downloaded)
-{
-    unsigned char tail[8];
-    struct get_buf g = {tail, 0, sizeof tail};
-    struct store *s = G->store;
-    if (o->size < 12) {
-        o->reason = strdup("parquet: object too small");
-        return o->reason ? 0 : -ENOMEM;
-    }
-    int rc = s->ops->get(s, bucket, o->key, o->size - 8, 8, get_buf_cb, &g);
-    *downloaded += g.n;
-    if (rc)
-        return rc;
-    if (g.n != 8 || memcmp(tail + 4, "PAR1", 4)) {
-        o->reason = strdup("parquet: no footer magic");
-        return o->reason ? 0 : -ENOMEM;
-    }
-    uint32_t flen = (uint32_t)tail[0] | (uint32_t)tail[1] << 8 |
-                    (uint32_t)tail[2] << 16 | (uint32_t)tail[3] << 24;
-    if (!flen || flen > o->size - 12 || flen > PARQUET_FOOTER_MAX) {
-        o->reason = strdup("parquet: bad footer length");
-        return o->reason ? 0 : -ENOMEM;
-    }
-    g.p = malloc(flen);
-    if (!g.p)
-        return -ENOMEM;
-    g.n = 0;
-    g.cap = flen;
-    rc = s->ops->get(s, bucket, o->key, o->size - 8 - flen, flen, get_buf_cb,
-                     &g);
-    *downloaded += g.n;
-    if (!rc && g.n != flen)
-        rc = -EIO;
-    if (!rc)
-        rc = parquet_parse(g.p, g.n, o);
-    free(g.p);
-    return rc;
-}
-
-/* Classify O from a sample (or its Parquet footer).  Sets O's result. */
-static void sample_one(struct run *r, struct cobj *o)
-{
-    const char *bucket = r->tables[o->table].bucket;
-    struct instream *raw = NULL, *in = NULL;
-    char *data = NULL;
-    size_t n = 0, cap = 0;
-    enum compression comp = COMP_NONE;
-    bool truncated = false;
-    uint64_t downloaded = 0;
-    bool whole = o->size <= r->sample_limit;
-    int rc = 0;
-    if (!o->size)
-        goto classify; /* empty: nothing to fetch */
-    rc = instream_object(G->store, bucket, o->key, o->size, r->sample_limit,
-                         0, &raw);
-    if (rc)
-        goto out;
-    /* A sample cut inside a compressed stream ends quietly; a whole object
-     * whose compressed data is cut or corrupt is an error (UNKNOWN). */
-    rc = whole ? instream_auto(raw, CRAWL_DECODED_MAX, &comp, &in)
-               : instream_auto_sample(raw, CRAWL_DECODED_MAX, &comp, &in);
-    raw = NULL;
-    if (rc == -EBADMSG)
-        goto corrupt;
-    if (rc)
-        goto out;
-    for (;;) {
-        if (n == cap) {
-            if (cap >= CRAWL_DECODED_MAX) {
-                truncated = true;
-                break;
-            }
-            size_t nc = cap ? cap * 2 : 64u << 10;
-            if (nc > CRAWL_DECODED_MAX)
-                nc = CRAWL_DECODED_MAX;
-            char *nd = realloc(data, nc + 1);
-            if (!nd) {
-                rc = -ENOMEM;
-                goto out;
-            }
-            data = nd;
-            cap = nc;
-        }
-        ssize_t got = in->read(in, data + n, cap - n);
-        if (got == 0)
-            break;
-        if (got == -EFBIG) {
-            truncated = true;
-            break;
-        }
-        if (got == -EBADMSG && !whole) {
-            truncated = true;
-            break;
-        }
-        if (got == -EBADMSG)
-            goto corrupt;
-        if (got < 0) {
-            rc = (int)got;
-            goto out;
-        }
-        n += (size_t)got;
-    }
-    if (!whole)
-        truncated = true;
-    downloaded = in->raw_bytes;
-    if (comp == COMP_NONE && downloaded < n)
-        downloaded = n;
-classify:;
-    uint64_t raw_consumed = downloaded ? downloaded : n;
-
-    if (comp == COMP_NONE && n >= 4 && !memcmp(data, "PAR1", 4)) {
-        rc = parquet_classify(bucket, o, &downloaded);
-        goto out;
-    }
-    struct infer_result res;
-    rc = infer_sample(data ? data : "", n, truncated, &res);
-    if (rc)
-        goto out;
-    o->fmt = res.fmt;
-    snprintf(o->fmt.compression, sizeof o->fmt.compression, "%s",
-             compression_name(comp));
-    if (!strcmp(res.fmt.classification, "UNKNOWN")) {
-        o->reason = strdup(res.reason[0] ? res.reason : "unrecognised data");
-        if (!o->reason)
-            rc = -ENOMEM;
-    } else {
-        o->cols = res.cols;
-        o->ncols = res.ncols;
-        res.cols = NULL;
-        res.ncols = 0;
-        /* Records in the whole object: the sample's records scaled by the
-         * object's (decompressed) size over the sample's. */
-        o->records = res.records;
-        if (res.records)
-            o->avg_size = (double)res.sample_bytes / (double)res.records;
-        if (truncated && res.records && res.sample_bytes && raw_consumed) {
-            double total = (double)n * (double)o->size / (double)raw_consumed;
-            double est = (double)res.records * total / (double)res.sample_bytes;
-            if (est > (double)res.records)
-                o->records = (uint64_t)(est + 0.5);
-        }
-    }
-    infer_result_release(&res);
-    goto out;
-corrupt:
-    snprintf(o->fmt.classification, sizeof o->fmt.classification, "UNKNOWN");
-    snprintf(o->fmt.compression, sizeof o->fmt.compression, "%s",
-             compression_name(comp));
-    o->reason = malloc(160);
-    if (o->reason)
-        snprintf(o->reason, 160,
-                 "corrupt or truncated %s data after %zu decompressed bytes",
-                 comp == COMP_NONE ? "compressed" : compression_name(comp), n);
-    rc = o->reason ? 0 : -ENOMEM;
-out:
-    if (in && downloaded < in->raw_bytes)
-        downloaded = in->raw_bytes;
-    if (in)
-        instream_free(in);
-    if (raw)
-        instream_free(raw);
-    free(data);
-    stats_add(STAT_crawler_objects_read, 1);
-    stats_add(STAT_crawler_bytes_read, downloaded);
-    pthread_mutex_lock(&crawl_lock);
-    r->c->bytes_read += downloaded;
-    pthread_mutex_unlock(&crawl_lock);
-    o->sampled = true;
-    if (rc) {
-        o->err = rc;
-        return;
-    }
-    o->have = true;
-    o->store = true;
-}
-
-static void *sample_worker(void *arg)
-{
-    struct run *r = arg;
-    for (;;) {
-        pthread_mutex_lock(&r->pool_lock);
-        size_t i = r->next++;
-        pthread_mutex_unlock(&r->pool_lock);
-        if (i >= r->ntodo || run_cancelled(r))
-            break;
-        sample_one(r, &r->objs[r->todo[i]]);
-    }
-    return NULL;
-}
-
-static void sample_all(struct run *r)
-{
-    if (!r->ntodo)
-        return;
-    pthread_t th[CRAWL_WORKERS];
-    size_t nth = r->ntodo < CRAWL_WORKERS ? r->ntodo : CRAWL_WORKERS, started = 0;
-    for (size_t i = 1; i < nth; i++) {
-        if (pthread_create(&th[i], NULL, sample_worker, r))
-            break;
-        started = i;
-    }
-    sample_worker(r);
-    for (size_t i = 1; i <= started; i++)
-        pthread_join(th[i], NULL);
 }
 
 /* ---- tables from objects ---- */
@@ -1403,7 +1075,7 @@ static int run_crawl(struct run *r, char *err, size_t errlen)
 
     /* 1-3: list and group. */
     for (size_t i = 0; i < r->sp.ntargets; i++) {
-        if (run_cancelled(r))
+        if (crawl_run_cancelled(r))
             return -ECANCELED;
         r->cur_target = i;
         if (crawl_split_url(r->sp.targets[i], r->cur_bucket, sizeof r->cur_bucket,
@@ -1455,7 +1127,7 @@ static int run_crawl(struct run *r, char *err, size_t errlen)
         return rc;
     run_log(r, LOG_INFO, "%zu objects listed, %zu new or changed to classify",
             r->nobjs, r->ntodo);
-    sample_all(r);
+    crawl_sample_all(r);
     for (size_t i = 0; i < r->ntodo; i++) {
         struct cobj *o = &r->objs[r->todo[i]];
         char url[2400];
@@ -1476,7 +1148,7 @@ static int run_crawl(struct run *r, char *err, size_t errlen)
                                                         : "");
         }
     }
-    if (run_cancelled(r)) {
+    if (crawl_run_cancelled(r)) {
         save_objects(r, false);
         return -ECANCELED;
     }
@@ -1487,7 +1159,7 @@ static int run_crawl(struct run *r, char *err, size_t errlen)
         return -ENOMEM;
     now = time(NULL);
     for (size_t i = 0; i < r->ntables && !rc; i++) {
-        if (run_cancelled(r)) {
+        if (crawl_run_cancelled(r)) {
             rc = -ECANCELED;
             break;
         }
@@ -1574,6 +1246,7 @@ static void run_start(struct crawler *c)
     }
     pthread_mutex_init(&r->pool_lock, NULL);
     r->c = c;
+    r->store = G->store;
     r->t0 = mono_ms();
     r->sample_limit = G->cfg && G->cfg->sample_bytes ? G->cfg->sample_bytes
                                                      : CRAWL_SAMPLE_DEFAULT;

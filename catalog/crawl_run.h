@@ -1,0 +1,114 @@
+/* crawl_run.h - internal to the crawler (crawler.c, crawl_sample.c): a
+ * crawler's in-memory record and the state of one run: the objects listed,
+ * the tables they group into, and the sampler's work queue. */
+#ifndef GLUEFS_CRAWL_RUN_H
+#define GLUEFS_CRAWL_RUN_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "catalog.h"
+#include "crawl_spec.h"
+#include "store.h"
+
+#define CRAWL_DECODED_MAX (10u << 20) /* decompressed sample cap, bytes */
+#define CRAWL_WORKERS 4               /* parallel sample fetches */
+
+enum crawl_state { CS_READY, CS_RUNNING, CS_STOPPING };
+
+struct crawler {
+    char *name;
+    char *spec_text; /* as written; NULL: never written */
+    struct crawl_spec sp;
+    enum crawl_state state;
+    char last_run[16]; /* "" (none), SUCCEEDED, FAILED, CANCELLED */
+    int64_t started;   /* wall clock, seconds */
+    int64_t elapsed;   /* seconds */
+    uint64_t objects_scanned, bytes_read;
+    uint64_t tables_created, tables_updated, tables_deleted;
+    char error[512];
+    struct buf log;
+    bool pending;          /* a run was asked for */
+    int64_t settle_due;    /* monotonic ms; 0: none */
+    int64_t interval_due;  /* monotonic ms; 0: none */
+    int cancel;            /* atomic: stop the run */
+};
+
+/* One object seen by the listing. */
+struct cobj {
+    char *key;
+    uint64_t size;
+    char etag[STORE_ETAG_MAX];
+    size_t target;
+    size_t table;        /* index into run.tables, or SIZE_MAX */
+    char **pkeys, **pvals; /* leading k=v folders below the table folder */
+    size_t npv;
+    char *pseg;          /* those folders as in the key: "k=v/k2=v2/" */
+    /* classification */
+    bool have;           /* result known (stored or sampled) */
+    bool sampled;        /* fetched in this run */
+    bool store;          /* save in crawl_objects */
+    int err;             /* fetch error */
+    struct table_format fmt;
+    struct column *cols;
+    size_t ncols;
+    uint64_t records;    /* estimated for the whole object */
+    double avg_size;     /* bytes per record, decompressed (sample) */
+    char *reason;        /* UNKNOWN: why */
+};
+
+struct ctable {
+    char *database, *name, *location, *bucket;
+    size_t target;
+    size_t *objs;
+    size_t nobjs;
+    char **pkeys;
+    size_t npkeys;
+    bool pk_init;
+};
+
+struct run {
+    struct crawler *c; /* valid while the run lives (remove waits) */
+    struct store *store; /* where objects are read */
+    char *name;
+    struct crawl_spec sp;
+    int64_t t0;
+    struct cobj *objs;
+    size_t nobjs, cap;
+    struct ctable *tables;
+    size_t ntables;
+    /* target being listed */
+    size_t cur_target;
+    char cur_bucket[256], cur_prefix[1024];
+    char cur_db[256];
+    bool list_failed;
+    /* sampler */
+    pthread_mutex_t pool_lock;
+    size_t next;
+    size_t *todo;
+    size_t ntodo;
+    uint64_t sample_limit;
+    unsigned errors;
+};
+
+/* Guards every struct crawler field and the crawler list (crawler.c). */
+extern pthread_mutex_t crawl_lock;
+
+/* True once the run's crawler was asked to stop (ctl "stop", shutdown). */
+static inline bool crawl_run_cancelled(const struct run *r)
+{
+    return __atomic_load_n(&r->c->cancel, __ATOMIC_RELAXED) != 0;
+}
+
+/* Classify the objects R->todo[0..R->ntodo) lists, CRAWL_WORKERS at a
+ * time: Parquet from its footer (exact columns and row count), anything
+ * else from a sample of up to R->sample_limit bytes (decompressed, capped
+ * at CRAWL_DECODED_MAX) through infer_sample().  Sets each object's result
+ * (have, fmt, cols, records, avg_size, or reason/err) and adds the bytes
+ * read to the crawler's counters and stats.  Stops early when cancelled. */
+void crawl_sample_all(struct run *r);
+
+#endif
