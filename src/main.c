@@ -117,6 +117,16 @@ static void embedded_prepare(const char *lake)
     rc = make_dirs(dir, 0755);
     if (!rc)
         rc = copy_file(from, to);
+    /* An empty samples/raw/ folder (a marker, as mkdir makes) so that the
+     * README's `cp big.csv ~/lake/s3/samples/raw/` works at once. */
+    char raw[PATH_MAX + 32];
+    snprintf(raw, sizeof raw, "%s/samples/raw", lake);
+    if (!rc && !make_dirs(raw, 0755)) {
+        snprintf(raw, sizeof raw, "%s/samples/raw/.gluefs-marker", lake);
+        int fd = open(raw, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd >= 0)
+            close(fd);
+    }
     if (rc)
         fprintf(stderr, "gluefs: cannot seed '%s': %s\n", to, strerror(-rc));
     else
