@@ -162,6 +162,8 @@ struct pq_elem {
     int scale, precision;
     int logical;        /* LogicalType union member id, 0: none */
     int ts_unit_ok;
+    int int_bits;       /* LogicalType INTEGER: bitWidth (8..64), 0: none */
+    bool int_unsigned;  /* LogicalType INTEGER: isSigned false */
 };
 
 /* Parse one SchemaElement. */
@@ -209,6 +211,17 @@ static void pq_elem_parse(struct tc *t, struct pq_elem *e)
                         else
                             tc_skip(t, dt, 1);
                     }
+                } else if (lid == 10 && lt == 12) {
+                    /* IntType { 1: i8 bitWidth; 2: bool isSigned } */
+                    int iid = 0, it;
+                    while (!t->err && (it = tc_field(t, &iid)) != 0) {
+                        if (iid == 1 && it == 3 && t->p < t->end)
+                            e->int_bits = *t->p++;
+                        else if (iid == 2 && (it == 1 || it == 2))
+                            e->int_unsigned = it == 2;
+                        else
+                            tc_skip(t, it, 1);
+                    }
                 } else {
                     tc_skip(t, lt, 1);
                 }
@@ -218,29 +231,59 @@ static void pq_elem_parse(struct tc *t, struct pq_elem *e)
     }
 }
 
+/* The Hive type of an integer of BITS bits, UNSIGNED or not: the
+ * narrowest signed Hive type that holds every value (uint8 -> smallint,
+ * uint16 -> int, uint32 -> bigint); uint64 has none wider than bigint and
+ * is bigint (values past 2^63-1 wrap, as in Hive's own reader). */
+static const char *pq_int_type(int bits, bool is_unsigned)
+{
+    if (bits <= 8)
+        return is_unsigned ? "smallint" : "tinyint";
+    if (bits <= 16)
+        return is_unsigned ? "int" : "smallint";
+    if (bits <= 32)
+        return is_unsigned ? "bigint" : "int";
+    return "bigint";
+}
+
+/* The Hive type of a leaf (parquet.thrift's ConvertedType and LogicalType
+ * over the physical type; the converted type wins where both are set, as
+ * writers set both to the same meaning). */
 static int pq_leaf_type(const struct pq_elem *e, struct buf *out)
 {
     int conv = e->converted, lg = e->logical;
     if (conv == 5 || lg == 5) /* DECIMAL */
         return buf_printf(out, "decimal(%d,%d)", e->precision ? e->precision : 38,
                           e->scale);
+    /* Integer annotations: INT_8..INT_64 (15..18), UINT_8..UINT_64
+     * (11..14), or LogicalType INTEGER (10) with its width and sign. */
+    int bits = 0;
+    bool uns = false;
+    if (conv >= 11 && conv <= 18) {
+        static const int w[] = {8, 16, 32, 64};
+        bits = w[(conv - 11) % 4];
+        uns = conv <= 14;
+    } else if (lg == 10 && e->int_bits > 0) {
+        bits = e->int_bits;
+        uns = e->int_unsigned;
+    }
     switch (e->type) {
     case 0:
         return buf_puts(out, "boolean");
     case 1:
         if (conv == 6 || lg == 6)
             return buf_puts(out, "date");
-        if (conv == 15 || conv == 11)
-            return buf_puts(out, "tinyint");
-        if (conv == 16 || conv == 12)
-            return buf_puts(out, "smallint");
-        return buf_puts(out, "int");
+        if (bits)
+            return buf_puts(out, pq_int_type(bits, uns));
+        return buf_puts(out, "int"); /* also TIME_MILLIS: raw milliseconds */
     case 2:
         if (conv == 9 || conv == 10 || lg == 8)
             return buf_puts(out, "timestamp");
-        return buf_puts(out, "bigint");
+        if (bits)
+            return buf_puts(out, pq_int_type(bits, uns));
+        return buf_puts(out, "bigint"); /* also TIME_MICROS/NANOS: raw */
     case 3:
-        return buf_puts(out, "timestamp");
+        return buf_puts(out, "timestamp"); /* INT96 */
     case 4:
         return buf_puts(out, "float");
     case 5:
@@ -248,10 +291,10 @@ static int pq_leaf_type(const struct pq_elem *e, struct buf *out)
     case 6:
         if (conv == 0 || conv == 4 || conv == 19 || lg == 1 || lg == 4 ||
             lg == 12)
-            return buf_puts(out, "string");
+            return buf_puts(out, "string"); /* UTF8, ENUM, JSON */
         return buf_puts(out, "binary");
     default:
-        return buf_puts(out, "binary");
+        return buf_puts(out, "binary"); /* FIXED_LEN_BYTE_ARRAY, UUID */
     }
 }
 

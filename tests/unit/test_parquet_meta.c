@@ -91,11 +91,14 @@ struct elem {
     int scale, precision;
 };
 
+/* LogicalType INTEGER (member 10) with its IntType, in elem.logical. */
+#define LINT(bits, uns) (10 + 100 * (bits) + 10000 * (uns))
+
 struct pq_case {
     const char *what;
     struct elem el[12]; /* el[0] is the root; ends at name NULL */
     int64_t rows;       /* NONE: no num_rows field */
-    const char *cols[8][2];
+    const char *cols[10][2];
     int64_t want_rows;
 };
 
@@ -119,7 +122,7 @@ static const struct pq_case cases[] = {
      {{"schema", NONE, 0, 6, NONE, 0, 0, 0},
       {"day", 1, 1, NONE, 6, 0, 0, 0},
       {"tiny", 1, 1, NONE, 15, 0, 0, 0},
-      {"small", 1, 1, NONE, 12, 0, 0, 0},
+      {"small", 1, 1, NONE, 16, 0, 0, 0},
       {"at", 2, 1, NONE, NONE, 8, 0, 0},
       {"price", 1, 1, NONE, 5, 0, 2, 9},
       {"name", 6, 1, NONE, NONE, 1, 0, 0},
@@ -128,6 +131,26 @@ static const struct pq_case cases[] = {
      {{"day", "date"}, {"tiny", "tinyint"}, {"small", "smallint"},
       {"at", "timestamp"}, {"price", "decimal(9,2)"}, {"name", "string"}},
      7},
+    /* Unsigned integers go to the narrowest signed Hive type holding
+     * every value (a uint32 of 4e9 does not fit int); LogicalType
+     * INTEGER without a ConvertedType (newer writers) is read too. */
+    {"integer widths and signs",
+     {{"schema", NONE, 0, 9, NONE, 0, 0, 0},
+      {"u8", 1, 1, NONE, 11, 0, 0, 0},
+      {"u16", 1, 1, NONE, 12, 0, 0, 0},
+      {"u32", 1, 1, NONE, 13, 0, 0, 0},
+      {"u64", 2, 1, NONE, 14, 0, 0, 0},
+      {"i32", 1, 1, NONE, 17, 0, 0, 0},
+      {"l8", 1, 1, NONE, NONE, LINT(8, 0), 0, 0},
+      {"lu16", 1, 1, NONE, NONE, LINT(16, 1), 0, 0},
+      {"lu32", 1, 1, NONE, NONE, LINT(32, 1), 0, 0},
+      {"l64", 2, 1, NONE, NONE, LINT(64, 0), 0, 0},
+      {NULL, 0, 0, 0, 0, 0, 0, 0}},
+     5,
+     {{"u8", "smallint"}, {"u16", "int"}, {"u32", "bigint"},
+      {"u64", "bigint"}, {"i32", "int"}, {"l8", "tinyint"},
+      {"lu16", "int"}, {"lu32", "bigint"}, {"l64", "bigint"}},
+     5},
     {"list, map, struct, repeated",
      {{"schema", NONE, 0, 4, NONE, 0, 0, 0},
       {"tags", NONE, 1, 1, 3, 0, 0, 0},
@@ -187,8 +210,13 @@ static size_t encode(const struct pq_case *c, struct w *w)
         if (e->logical) {
             w_field(w, 10, 12);
             w_begin(w);
-            w_field(w, e->logical, 12);
+            w_field(w, e->logical < 100 ? e->logical : 10, 12);
             w_begin(w);
+            if (e->logical >= 100) {
+                w_field(w, 1, 3); /* i8 bitWidth */
+                w_byte(w, (unsigned)(e->logical / 100 % 100));
+                w_field(w, 2, e->logical >= 10000 ? 2 : 1); /* isSigned */
+            }
             w_end(w);
             w_end(w);
         }
@@ -262,7 +290,7 @@ int main(void)
         int rc = parquet_meta_parse(w.b, n, &m, &why);
         CHECK(rc == 0, "%s: rc %d (%s)", c->what, rc, why ? why : "");
         size_t nwant = 0;
-        while (nwant < 8 && c->cols[nwant][0])
+        while (nwant < 10 && c->cols[nwant][0])
             nwant++;
         check_cols(&m, c->cols, nwant, c->what);
         CHECK(m.rows == c->want_rows, "%s: rows %lld", c->what,
