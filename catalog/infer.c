@@ -706,6 +706,7 @@ static bool has_header_word(const char *s, size_t n)
 struct colstat {
     struct htype *type;   /* merged type of the data rows */
     size_t values;        /* non-empty values */
+    size_t typed;         /* values of a type other than string */
     size_t name_like;     /* values that could be names too */
     size_t worded;        /* values with a header word */
     size_t digits;        /* values with a digit */
@@ -720,11 +721,12 @@ struct colstat {
 };
 
 static int colstat_add(struct colstat *st, const char *first, const char *v,
-                       size_t len)
+                       size_t len, bool typed)
 {
     if (len == 0)
         return 0;
     st->values++;
+    st->typed += typed;
     st->len_sum += len;
     st->name_like += name_like(v, len);
     st->worded += has_header_word(v, len);
@@ -797,7 +799,9 @@ static bool column_says_header(const char *h, const struct colstat *st,
  * (as written: "a" and "A" become a and a_1) and each is text: not a
  * number, boolean or date.  Then:
  *  (a) Glue's rule: some column's data rows have a type other than string
- *      while its first cell is a name ("temp_max" over doubles);
+ *      while its first cell is a name ("temp_max" over doubles); we also
+ *      take a name over a column whose values are at least two thirds
+ *      typed, the rest text that widened it to string ("qty": 1, 2, n/a);
  *  (b) when every column is string, Glue never finds a header; we do when
  *      the first row looks like names (each cell non-empty, at most 64
  *      bytes, with a letter, at most three spaces, and never occurring
@@ -848,6 +852,11 @@ static bool csv_has_header(char **first, size_t *first_len, size_t ncols,
         free(t);
         if (typed && !st[j].same_as_first)
             return true; /* (a) */
+        /* (a) when a few values spoil the type: at least two thirds of
+         * the values are numbers, booleans or dates ("qty": 1, 2, n/a). */
+        if (st[j].typed >= 2 && st[j].typed * 3 >= st[j].values * 2 &&
+            !st[j].same_as_first && name_like(first[j], first_len[j]))
+            return true;
     }
     if (any_empty)
         return false;
@@ -1086,7 +1095,8 @@ static int infer_csv(const char *data, size_t n, bool truncated,
             }
             if (rc == 0 && t)
                 rc = colstat_add(&st[j], have_first ? first[j] : NULL,
-                                 rec->field[j], rec->len[j]);
+                                 rec->field[j], rec->len[j],
+                                 strcmp(t, "string") != 0);
         }
     }
     if (rc != 0) {

@@ -115,6 +115,16 @@ static const struct sample_case samples[] = {
     {"all text, header (words in camelCase and snake_case)",
      "FirstName,zip_code\nAlice,\"Ninety, One\"\nBob,Two\n", 0, false,
      "csv", ',', 1, "firstname:string,zip_code:string", 2, 0, 1},
+    /* Rule (a) when a few text values spoil a typed column: the header
+     * must still be found (regression: col0, col1 before). */
+    {"header over a mostly numeric column spoiled by text",
+     "a,b\n1,x\n2,y\nfoo,z\n", 0, false, "csv", ',', 1,
+     "a:string,b:string", 3, 0, 0},
+    {"header over numbers with NA markers", "a,b\nNULL,1\nnull,2\n3,NA\n",
+     0, false, "csv", ',', 1, "a:string,b:string", 3, 0, 0},
+    {"header: one column typed, one spoiled by text",
+     "x,y\n1,2\n3,4\nfoo,5\n", 0, false, "csv", ',', 1,
+     "x:string,y:bigint", 3, 0, 0},
     {"all text, no header (header words in the data too)",
      "name,city\nstate,country\ntitle,code\n", 0, false, "csv", ',', 0,
      "col0:string,col1:string", 3, 0, 0},
