@@ -1,10 +1,12 @@
-/* crawl_run.h - internal to the crawler (crawler.c, crawl_sample.c): a
- * crawler's in-memory record and the state of one run: the objects listed,
- * the tables they group into, and the sampler's work queue. */
+/* crawl_run.h - internal to the crawler (crawler.c, crawl_run.c,
+ * crawl_sample.c): a crawler's in-memory record and the state of one run:
+ * the objects listed, the tables they group into, and the sampler's work
+ * queue. */
 #ifndef GLUEFS_CRAWL_RUN_H
 #define GLUEFS_CRAWL_RUN_H
 
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -70,9 +72,14 @@ struct ctable {
     bool pk_init;
 };
 
+struct gluefs;
+
 struct run {
     struct crawler *c; /* valid while the run lives (remove waits) */
+    struct gluefs *g;    /* bucket filter (default crawler) */
+    sqlite3 *db;         /* the state store: catalog and crawl_objects */
     struct store *store; /* where objects are read */
+    bool is_default;     /* crawlers/default: no targets means every bucket */
     char *name;
     struct crawl_spec sp;
     int64_t t0;
@@ -102,6 +109,24 @@ static inline bool crawl_run_cancelled(const struct run *r)
 {
     return __atomic_load_n(&r->c->cancel, __ATOMIC_RELAXED) != 0;
 }
+
+/* Append a line to the run's log (crawlers/NAME/log) as
+ * "<ISO time> <LEVEL> <message>" and to the daemon's log; LOG_DEBUG lines
+ * go to the daemon's log only.  The log is capped at 1 MiB per run. */
+void crawl_run_log(struct run *r, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The run proper (crawl_run.c): list R's targets (every allowed bucket for
+ * the default crawler without targets), group objects into tables, reuse
+ * the classification remembered for unchanged objects (ETag + size) and
+ * sample the rest, write tables and partitions to the catalog, deprecate
+ * this crawler's tables whose folder vanished, and remember what it saw.
+ * Returns 0, -ECANCELED (stopped), or -errno with ERR (ERRLEN bytes) set
+ * to a message for status. */
+int crawl_run(struct run *r, char *err, size_t errlen);
+
+/* Free R and everything it holds. */
+void crawl_run_free(struct run *r);
 
 /* Classify the objects R->todo[0..R->ntodo) lists, CRAWL_WORKERS at a
  * time: Parquet from its footer (exact columns and row count), anything
