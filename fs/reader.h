@@ -44,6 +44,12 @@ struct reader_params {
     unsigned inflight_max; /* GETs in flight per reader */
 };
 
+/* Read-ahead memory of all readers together: a reader starts no
+ * read-ahead GET while the chunks of all readers hold more than
+ * max(2 x its window_max, READER_MEM_MIN) bytes (reads still fetch what
+ * they need). */
+#define READER_MEM_MIN ((uint64_t)16 << 20)
+
 struct reader;
 
 /* A reader of BUCKET/KEY, whose size is SIZE bytes.  Strings are copied.
@@ -62,5 +68,10 @@ void reader_free(struct reader *r);
 
 /* Current window size in bytes (for tests). */
 uint64_t reader_window(struct reader *r);
+
+/* Bytes of chunk memory held by all readers of the process; *IDLE (may be
+ * NULL) gets the bytes kept mapped for reuse (at most 32 MiB).  The
+ * process maps at most their sum for read-ahead. */
+uint64_t reader_mem_bytes(uint64_t *idle);
 
 #endif
