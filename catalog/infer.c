@@ -514,9 +514,46 @@ struct sniff {
     size_t mode;        /* the most common field count */
     size_t mode_count;  /* records with it */
     size_t singles;     /* records with one field */
+    size_t first;       /* fields in the first record */
+    size_t max;         /* most fields in a record */
+    size_t min;         /* fewest fields in a record */
+    size_t short_rows;  /* records with fewer fields than the first */
+    bool first_names;   /* the first record's cells look like a header */
     bool failed;        /* not even one record: why in err */
     char err[128];
 };
+
+static bool name_like(const char *s, size_t n);
+
+/* Do REC's cells look like column names: two or more, each non-empty,
+ * name-like (see name_like), text (not a number, boolean or date) and
+ * unique? */
+static bool header_cells(const struct csv_record *rec)
+{
+    if (rec->n < 2)
+        return false;
+    for (size_t j = 0; j < rec->n; j++) {
+        const char *t = infer_text_type(rec->field[j], rec->len[j]);
+        if (!t || strcmp(t, "string") != 0 ||
+            !name_like(rec->field[j], rec->len[j]))
+            return false;
+        for (size_t k = 0; k < j; k++)
+            if (rec->len[k] == rec->len[j] &&
+                memcmp(rec->field[k], rec->field[j], rec->len[j]) == 0)
+                return false;
+    }
+    return true;
+}
+
+/* A ragged-right file: a first row of names with the most fields, and
+ * data rows of two or more fields that leave trailing empty fields out
+ * (distro-info's "1.1,Buzz,buzz,1993-08-16,1996-06-17,1997-06-05" under
+ * 8 names).  Hive's LazySimpleSerDe reads the missing fields as NULL. */
+static bool sniff_ragged(const struct sniff *s)
+{
+    return !s->failed && s->records >= 2 && s->first_names &&
+           s->first == s->max && s->short_rows > 0 && s->min >= 2;
+}
 
 static int sniff_one(const char *data, size_t n, bool truncated, char delim,
                      struct sniff *s)
@@ -549,6 +586,15 @@ static int sniff_one(const char *data, size_t n, bool truncated, char delim,
         }
         if (blank_record(rec))
             continue;
+        if (s->records == 0) {
+            s->first = rec->n;
+            s->first_names = header_cells(rec);
+        }
+        if (rec->n > s->max)
+            s->max = rec->n;
+        if (s->records == 0 || rec->n < s->min)
+            s->min = rec->n;
+        s->short_rows += rec->n < s->first;
         counts[s->records++] = rec->n;
     }
     csv_reader_free(r);
@@ -994,8 +1040,19 @@ static int infer_csv(const char *data, size_t n, bool truncated,
     }
     char delim;
     size_t ncols;
-    if (best < NDELIMS && (double)sn[best].mode_count >=
-                              INFER_CONSISTENT * (double)sn[best].records) {
+    bool consistent = best < NDELIMS &&
+                      (double)sn[best].mode_count >=
+                          INFER_CONSISTENT * (double)sn[best].records;
+    /* Ragged right: the consistent delimiter's (or, with none, the first
+     * delimiter's in order) header row is wider than most rows. */
+    size_t ragged = NDELIMS;
+    for (size_t d = 0; d < NDELIMS && ragged == NDELIMS; d++)
+        if (sniff_ragged(&sn[d]) && (!consistent || d == best))
+            ragged = d;
+    if (ragged < NDELIMS) {
+        delim = infer_delims[ragged];
+        ncols = sn[ragged].first;
+    } else if (consistent) {
         delim = infer_delims[best];
         ncols = sn[best].mode;
     } else if (single && first_failed < NDELIMS) {
@@ -1083,10 +1140,10 @@ static int infer_csv(const char *data, size_t n, bool truncated,
             }
             continue;
         }
-        if (rec->n != ncols)
+        if (rec->n != ncols && !(ragged < NDELIMS && rec->n < ncols))
             continue; /* counted, not typed */
         data_rows++;
-        for (size_t j = 0; j < ncols && rc == 0; j++) {
+        for (size_t j = 0; j < rec->n && rc == 0; j++) {
             const char *t = infer_text_type(rec->field[j], rec->len[j]);
             if (t) {
                 struct htype *h = htype_parse(t);

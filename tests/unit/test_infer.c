@@ -115,6 +115,23 @@ static const struct sample_case samples[] = {
     {"all text, header (words in camelCase and snake_case)",
      "FirstName,zip_code\nAlice,\"Ninety, One\"\nBob,Two\n", 0, false,
      "csv", ',', 1, "firstname:string,zip_code:string", 2, 0, 1},
+    /* Ragged right: exports that leave trailing empty fields out under a
+     * full header (distro-info's debian.csv); missing fields are NULL. */
+    {"ragged right under a wider header",
+     "version,codename,created,eol,eol-lts\n1.1,Buzz,1993-08-16,1997-06-05\n"
+     "1.2,Rex,1996-06-17\n2.0,Hamm,1998-07-24,2000-03-09\n"
+     "7,Wheezy,2011-02-06,2016-04-25,2018-05-31\n8,Jessie,2013-05-04\n",
+     0, false, "csv", ',', 1,
+     "version:double,codename:string,created:date,eol:date,eol-lts:date", 5,
+     0, 0},
+    {"ragged right, semicolons", "a;b;c;d\n1;x\n2;y;2.5\n3;z\n", 0, false,
+     "csv", ';', 1, "a:bigint,b:string,c:double,d:string", 3, 0, 0},
+    {"not ragged: a data row wider than the first",
+     "a,b\n1,2\n3\n4,5,6\n7,8\n", 0, false, "UNKNOWN", 0, -1,
+     "inconsistent field counts", 0, -1, -1},
+    {"not ragged: the wide first row is not names",
+     "1,2,3,4\n5,6\n7,8\n9,10\n", 0, false, "csv", ',', 0,
+     "col0:bigint,col1:bigint", 4, 0, 0},
     /* Rule (a) when a few text values spoil a typed column: the header
      * must still be found (regression: col0, col1 before). */
     {"header over a mostly numeric column spoiled by text",
