@@ -336,6 +336,26 @@ struct listing *listing_build(const struct listing_entry *e, size_t n)
     return l;
 }
 
+struct listing *listing_patch(const struct listing *l, const char *name,
+                              const struct listing_entry *e)
+{
+    struct listing_entry *v = malloc((l->n + 1) * sizeof *v);
+    if (!v)
+        return NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->e[i].name, name))
+            v[n++] = l->e[i];
+    if (e) {
+        v[n] = *e;
+        v[n].name = name;
+        n++;
+    }
+    struct listing *out = listing_build(v, n); /* copies the strings */
+    free(v);
+    return out;
+}
+
 /* Reference counts change under the cache lock or before the listing is
  * shared; atomics make listing_unref safe from any thread. */
 void listing_ref(struct listing *l)
@@ -396,6 +416,14 @@ void attrcache_put_listing(struct attrcache *c, const char *path,
 
 struct listing *attrcache_get_listing(struct attrcache *c, const char *path)
 {
+    double left;
+    return attrcache_get_listing_ttl(c, path, &left);
+}
+
+struct listing *attrcache_get_listing_ttl(struct attrcache *c,
+                                          const char *path, double *ttl_left)
+{
+    *ttl_left = 0;
     uint64_t h = hash_path(path);
     double t = now_mono();
     struct listing *l = NULL;
@@ -409,6 +437,7 @@ struct listing *attrcache_get_listing(struct attrcache *c, const char *path)
     if (n) {
         l = n->l;
         listing_ref(l);
+        *ttl_left = n->expires - t;
         lru_unlink(&c->lists, n);
         lru_push(&c->lists, n);
     }

@@ -82,6 +82,15 @@ void attrcache_put_listing(struct attrcache *c, const char *path,
                            struct listing *l, double ttl);
 /* The live listing of PATH with a reference for the caller, or NULL. */
 struct listing *attrcache_get_listing(struct attrcache *c, const char *path);
+/* The same, also giving the seconds it has left to live in *TTL_LEFT. */
+struct listing *attrcache_get_listing_ttl(struct attrcache *c,
+                                          const char *path, double *ttl_left);
+
+/* A copy of L in which NAME is E (added, or replacing the entry of that
+ * name; E->name is ignored) or, with E NULL, absent.  The caller owns the
+ * copy (one reference).  O(n) in L's entries.  NULL when out of memory. */
+struct listing *listing_patch(const struct listing *l, const char *name,
+                              const struct listing_entry *e);
 void attrcache_drop_listing(struct attrcache *c, const char *path);
 
 /* Forget everything. */

@@ -38,6 +38,7 @@
 #define BUCKET_MAX 256
 #define LISTING_ROWS_MAX 2000000 /* rows one readdir collects at most */
 #define SKIP_LOG_SLOTS 4096
+#define LOOKUP_PAGE 1000 /* entries of one ListObjectsV2 page (max-keys) */
 
 struct fss3_file {
     pthread_mutex_t lock;
@@ -344,11 +345,29 @@ struct list_ctx {
     const char *prefix;
     size_t plen;
     struct bucket_list bl;
+    size_t seen;  /* entries the store gave, skipped ones included */
+    size_t limit; /* stop after this many (0: no limit) */
+    bool cut;     /* stopped at LIMIT: the listing may go on */
 };
 
+static int list_entry(struct list_ctx *c, const struct store_entry *e);
+
+/* Store callback: one entry; stops once LIMIT entries were seen (at the
+ * end of a page, before the store asks for the next one). */
 static int list_cb(void *ctx, const struct store_entry *e)
 {
     struct list_ctx *c = ctx;
+    c->seen++;
+    int rc = list_entry(c, e);
+    if (!rc && c->limit && c->seen >= c->limit) {
+        c->cut = true;
+        return 1;
+    }
+    return rc;
+}
+
+static int list_entry(struct list_ctx *c, const struct store_entry *e)
+{
     if (strncmp(e->key, c->prefix, c->plen))
         return 0;
     const char *rest = e->key + c->plen;
@@ -376,6 +395,9 @@ static int list_cb(void *ctx, const struct store_entry *e)
     return rc;
 }
 
+static struct listing *listing_keep(const char *path,
+                                    const struct bucket_list *bl);
+
 /* The listing of folder PATH (BUCKET, KEY), from the cache or the store;
  * every entry also fills the attribute cache. */
 static int listing_get(const char *path, const char *bucket, const char *key,
@@ -391,16 +413,29 @@ static int listing_get(const char *path, const char *bucket, const char *key,
     int rc = dir_prefix(prefix, sizeof prefix, key);
     if (rc)
         return rc;
-    struct list_ctx c = {bucket, prefix, strlen(prefix), {0}};
+    struct list_ctx c = {bucket, prefix, strlen(prefix), {0}, 0, 0, false};
     rc = S.store->ops->list(S.store, bucket, prefix, "/", list_cb, &c);
     if (rc) {
         entries_release(&c.bl);
         return rc;
     }
-    struct listing *l = listing_build(c.bl.e, c.bl.n);
+    struct listing *l = listing_keep(path, &c.bl);
     entries_release(&c.bl);
     if (!l)
         return -ENOMEM;
+    *out = l;
+    return 0;
+}
+
+/* Build the listing of folder PATH from BL, cache it, and fill the
+ * attribute cache with its entries.  Returns it with a reference for the
+ * caller, or NULL when out of memory. */
+static struct listing *listing_keep(const char *path,
+                                    const struct bucket_list *bl)
+{
+    struct listing *l = listing_build(bl->e, bl->n);
+    if (!l)
+        return NULL;
     char child[PATH_MAX];
     for (size_t i = 0; i < l->n; i++) {
         const struct listing_entry *e = &l->e[i];
@@ -416,18 +451,39 @@ static int listing_get(const char *path, const char *bucket, const char *key,
         attrcache_put(S.ac, child, &a, S.ttl, true);
     }
     attrcache_put_listing(S.ac, path, l, S.ttl);
-    *out = l;
-    return 0;
+    return l;
+}
+
+/* Our own change to PATH (BUCKET, KEY): E is what PATH now is (NULL: it
+ * is gone).  gluefs_object_changed() drops the caches around it and tells
+ * the crawlers; the parent's listing, when it was cached, is then put
+ * back with PATH patched in (for the time it had left), so that creating
+ * many files in a folder costs no LIST or HEAD per new name: the negative
+ * lookup of each is answered from it. */
+static void own_change(const char *path, const char *bucket, const char *key,
+                       const struct listing_entry *e)
+{
+    const char *slash = strrchr(path, '/');
+    char parent[PATH_MAX];
+    size_t plen = slash ? (size_t)(slash - path) : 0;
+    struct listing *l = NULL;
+    double left = 0;
+    if (slash && plen && plen < sizeof parent) {
+        memcpy(parent, path, plen);
+        parent[plen] = '\0';
+        l = attrcache_get_listing_ttl(S.ac, parent, &left);
+    }
+    gluefs_object_changed(bucket, key);
+    if (!l)
+        return;
+    struct listing *nl = listing_patch(l, slash + 1, e);
+    listing_unref(l);
+    if (nl && left > 0)
+        attrcache_put_listing(S.ac, parent, nl, left);
+    listing_unref(nl);
 }
 
 /* ---- lookups ---- */
-
-static int stop_cb(void *ctx, const struct store_entry *e)
-{
-    (void)e;
-    *(bool *)ctx = true;
-    return 1;
-}
 
 /* What PATH is: fills A (never ATTR_NEG: -ENOENT instead). */
 static int lookup(const char *path, struct attr *a)
@@ -486,20 +542,30 @@ static int lookup(const char *path, struct attr *a)
             return a->kind == ATTR_NEG ? -ENOENT : 0;
         }
     }
-    /* A folder: anything under "key/" (its marker included). */
+    /* A folder: anything under "key/" (its marker included).  The first
+     * page costs the same as its first entry: when it holds the whole
+     * folder, it is kept as the folder's listing (so `ls` or a lookup
+     * inside it that follows costs nothing). */
     char prefix[PATH_MAX];
     rc = dir_prefix(prefix, sizeof prefix, key);
     if (rc)
         return rc;
-    bool any = false;
-    rc = S.store->ops->list(S.store, bucket, prefix, "/", stop_cb, &any);
-    if (rc)
+    struct list_ctx c = {bucket, prefix, strlen(prefix), {0}, 0,
+                         LOOKUP_PAGE, false};
+    rc = S.store->ops->list(S.store, bucket, prefix, "/", list_cb, &c);
+    if (rc) {
+        entries_release(&c.bl);
         return rc;
-    if (any) {
+    }
+    if (c.seen) {
+        if (!c.cut && S.ttl > 0)
+            listing_unref(listing_keep(path, &c.bl));
+        entries_release(&c.bl);
         dir_attr(a, S.mount_time);
         attrcache_put(S.ac, path, a, S.ttl, false);
         return 0;
     }
+    entries_release(&c.bl);
     struct store_head h;
     rc = S.store->ops->head(S.store, bucket, key, &h);
     if (rc == -ENOENT) {
@@ -907,7 +973,8 @@ static int file_flush(struct fss3_file *f)
         f->meta = meta;
         f->exists = true;
         f->size = upload_size(up);
-        gluefs_object_changed(f->bucket, f->key);
+        struct listing_entry le = {f->path, false, f->size, time(NULL), ""};
+        own_change(f->path, f->bucket, f->key, &le);
         struct attr a;
         memset(&a, 0, sizeof a);
         a.kind = ATTR_FILE;
@@ -1049,7 +1116,7 @@ int fss3_unlink(const char *path)
     rc = S.store->ops->del(S.store, bucket, key);
     if (rc)
         return rc;
-    gluefs_object_changed(bucket, key);
+    own_change(path, bucket, key, NULL);
     struct attr a;
     memset(&a, 0, sizeof a);
     a.kind = ATTR_NEG;
@@ -1074,10 +1141,19 @@ int fss3_mkdir(const char *path, mode_t mode)
     rc = S.store->ops->put(S.store, bucket, marker, "", 0, &m);
     if (rc)
         return rc;
-    gluefs_object_changed(bucket, marker);
+    struct listing_entry le = {path, true, 0, time(NULL), ""};
+    own_change(path, bucket, marker, &le);
     struct attr a;
     dir_attr(&a, time(NULL));
     attrcache_put(S.ac, path, &a, S.ttl, false);
+    /* A new folder: empty until we write into it (the kernel looked the
+     * name up and found nothing), so lookups of new names inside cost no
+     * request. */
+    struct listing *empty = listing_build(NULL, 0);
+    if (empty) {
+        attrcache_put_listing(S.ac, path, empty, S.ttl);
+        listing_unref(empty);
+    }
     return 0;
 }
 
@@ -1135,7 +1211,8 @@ int fss3_rmdir(const char *path)
         rc = S.store->ops->del(S.store, bucket, m);
     if (rc)
         return rc;
-    gluefs_object_changed(bucket, m);
+    own_change(path, bucket, m, NULL);
+    attrcache_drop_listing(S.ac, path);
     return 0;
 }
 

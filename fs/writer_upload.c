@@ -1,5 +1,16 @@
 /* writer_upload.c - streamed multipart uploads and staged writes; see
- * writer_upload.h */
+ * writer_upload.h
+ *
+ * A streamed file is cut into parts at fixed offsets (part N starts at
+ * upload_part_offset(base, N)).  Part 1 is held in memory until
+ * upload_flush(), so that rewriting the start of the file (a header
+ * patched once the length is known) costs nothing; parts 2.. go up as
+ * they fill.  Each part sent is also written into a ring file of
+ * STREAM_KEEP_PARTS parts in cache_dir (overwritten in place, so it stays
+ * small and its pages are rarely written back to disk): writes, reads and
+ * truncates that reach back into the parts it holds patch it and mark
+ * those parts to be sent again.  Further back than that a streamed file
+ * cannot be changed (EIO; documented). */
 #include "writer_upload.h"
 
 #include <errno.h>
@@ -14,6 +25,8 @@
 
 #include "log.h"
 #include "reader.h"
+
+#define STREAM_KEEP_PARTS 16 /* parts of base size kept in the ring file */
 
 struct part_job {
     struct reader_job job; /* first: the pool hands us this */
@@ -40,20 +53,30 @@ struct upload {
     bool dirty;
     int err;                       /* sticky */
 
+    /* streaming */
     bool streaming;
-    bool stream_done;              /* a multipart stream was completed */
-    char *buf;                     /* the part being filled, or NULL */
+    bool stream_done;              /* a multipart stream was completed: the
+                                      content is now only in the store */
+    char *head;                    /* part 1 once full, held until flush */
+    size_t head_len;
+    char *buf;                     /* part CUR being filled, or NULL */
     size_t buf_cap, buf_len;
-    uint64_t buf_off;              /* file offset of buf[0] */
-    bool sent_parts;
-    int spill_fd;                  /* copy of the parts sent, or -1 */
-    bool spill_ok;
+    int cur;                       /* number of the part being filled */
+    uint64_t buf_off;              /* file offset of part CUR */
+    int ring_fd;                   /* copy of recent parts sent, or -1 */
+    uint64_t ring_cap;             /* bytes; 0: keep no copy */
+    int ring_first;                /* parts ring_first..cur-1 are in the ring
+                                      (none when ring_first >= cur) */
+    unsigned char *redo;           /* per part: patched after it was sent */
+    int redo_cap;
+    bool any_redo;
 
     int fd;                        /* staged content, or -1 */
 
     char *upload_id;               /* multipart upload in progress */
-    struct store_part *parts;
-    int nparts, parts_cap;
+    struct store_part *parts;      /* by part number - 1 */
+    int nparts;                    /* parts to complete: 1..nparts */
+    int parts_cap;
     unsigned inflight;
     int part_err;
 };
@@ -65,6 +88,30 @@ uint64_t upload_part_size(uint64_t base, int n)
     int shift = n > 0 ? (n - 1) / 1000 : 0;
     uint64_t s = base << shift;
     return s > STORE_PART_MAX ? STORE_PART_MAX : s;
+}
+
+uint64_t upload_part_offset(uint64_t base, int n)
+{
+    uint64_t off = 0;
+    for (int first = 1; first < n; first += 1000) {
+        int count = n - first < 1000 ? n - first : 1000;
+        off += (uint64_t)count * upload_part_size(base, first);
+    }
+    return off;
+}
+
+/* The number of the part holding file offset OFF. */
+static int part_at(uint64_t base, uint64_t off)
+{
+    int n = 1;
+    for (;;) {
+        uint64_t ps = upload_part_size(base, n);
+        uint64_t block = 1000 * ps; /* parts n..n+999 share a size */
+        if (off < block || n + 1000 > STORE_PARTS_MAX)
+            return n + (int)(off / ps);
+        off -= block;
+        n += 1000;
+    }
 }
 
 static int mkdirs(const char *dir)
@@ -179,8 +226,10 @@ static struct upload *upload_alloc(struct store *s, struct reader_pool *pool,
     if (!u->p.parts_in_flight)
         u->p.parts_in_flight = 1;
     u->fd = -1;
-    u->spill_fd = -1;
-    u->spill_ok = true;
+    u->ring_fd = -1;
+    u->ring_cap = STREAM_KEEP_PARTS * u->p.part_size;
+    u->cur = 1;
+    u->ring_first = 2;
     return u;
 }
 
@@ -211,6 +260,24 @@ static int load_cb(void *ctx, const void *data, size_t len)
     return rc;
 }
 
+/* Download BUCKET/KEY into the new staging file *FD; *SIZE is updated to
+ * what the object holds. */
+static int stage_download(struct upload *u, uint64_t *size)
+{
+    int rc = make_temp(u->p.cache_dir, &u->fd);
+    if (!rc && *size) {
+        struct load_ctx l = {u->fd, 0};
+        rc = u->store->ops->get(u->store, u->bucket, u->key, 0, UINT64_MAX,
+                                load_cb, &l);
+        if (rc)
+            log_warn("cannot stage 's3://%s/%s': %s", u->bucket, u->key,
+                     strerror(-rc));
+        else
+            *size = l.off;
+    }
+    return rc;
+}
+
 int upload_new_staged(struct store *s, struct reader_pool *pool,
                       const char *bucket, const char *key, uint64_t size,
                       const struct upload_params *p, struct upload **out)
@@ -219,16 +286,7 @@ int upload_new_staged(struct store *s, struct reader_pool *pool,
     struct upload *u = upload_alloc(s, pool, bucket, key, p);
     if (!u)
         return -ENOMEM;
-    int rc = make_temp(p->cache_dir, &u->fd);
-    if (!rc && size) {
-        struct load_ctx l = {u->fd, 0};
-        rc = s->ops->get(s, bucket, key, 0, UINT64_MAX, load_cb, &l);
-        if (rc)
-            log_warn("cannot stage 's3://%s/%s': %s", bucket, key,
-                     strerror(-rc));
-        else
-            size = l.off; /* what the object holds now */
-    }
+    int rc = stage_download(u, &size);
     if (rc) {
         upload_free(u);
         return rc;
@@ -250,8 +308,8 @@ void upload_set_meta(struct upload *u, const struct store_meta *meta)
 void upload_set_spill(struct upload *u, bool keep)
 {
     pthread_mutex_lock(&u->lock);
-    if (!u->sent_parts)
-        u->spill_ok = keep;
+    if (u->cur <= 2)
+        u->ring_cap = keep ? STREAM_KEEP_PARTS * u->p.part_size : 0;
     pthread_mutex_unlock(&u->lock);
 }
 
@@ -266,15 +324,6 @@ static void part_run(struct reader_job *j)
     if (!data) {
         data = malloc(pj->len);
         rc = data ? pread_all(u->fd, data, pj->len, pj->off) : -ENOMEM;
-    } else if (u->spill_fd >= 0) {
-        int wr = pwrite_all(u->spill_fd, data, pj->len, pj->off);
-        if (wr) {
-            log_warn("cannot keep a copy of 's3://%s/%s' in the cache "
-                     "folder: %s", u->bucket, u->key, strerror(-wr));
-            pthread_mutex_lock(&u->lock);
-            u->spill_ok = false;
-            pthread_mutex_unlock(&u->lock);
-        }
     }
     pthread_mutex_lock(&u->lock);
     if (!rc && u->part_err)
@@ -329,42 +378,60 @@ static int mpu_start(struct upload *u)
     return 0;
 }
 
-/* Queue one part: DATA (owned, or NULL to read from u->fd) of LEN bytes
- * at OFF.  Blocks while parts_in_flight are in flight (u->lock held). */
-static int mpu_queue(struct upload *u, char *data, size_t len, uint64_t off)
+/* Room for part NUMBER in u->parts and u->redo. */
+static int parts_room(struct upload *u, int number)
 {
-    while (u->inflight >= u->p.parts_in_flight && !u->part_err)
-        pthread_cond_wait(&u->cond, &u->lock);
-    if (u->part_err) {
-        free(data);
-        return u->part_err;
-    }
-    if (u->nparts >= STORE_PARTS_MAX) {
-        free(data);
+    if (number > STORE_PARTS_MAX)
         return -EFBIG;
-    }
-    if (u->nparts == u->parts_cap) {
-        int cap = u->parts_cap ? u->parts_cap * 2 : 16;
+    if (number > u->parts_cap) {
+        int cap = u->parts_cap ? u->parts_cap : 16;
+        while (cap < number)
+            cap *= 2;
+        if (cap > STORE_PARTS_MAX)
+            cap = STORE_PARTS_MAX;
         struct store_part *np = realloc(u->parts, (size_t)cap * sizeof *np);
-        if (!np) {
-            free(data);
+        if (!np)
             return -ENOMEM;
-        }
         u->parts = np;
         u->parts_cap = cap;
     }
-    struct part_job *pj = calloc(1, sizeof *pj);
-    if (!pj) {
+    if (number > u->redo_cap) {
+        int cap = u->parts_cap;
+        unsigned char *nr = realloc(u->redo, (size_t)cap);
+        if (!nr)
+            return -ENOMEM;
+        memset(nr + u->redo_cap, 0, (size_t)(cap - u->redo_cap));
+        u->redo = nr;
+        u->redo_cap = cap;
+    }
+    return 0;
+}
+
+/* Queue part NUMBER: DATA (owned, or NULL to read from u->fd) of LEN
+ * bytes at OFF.  Blocks while parts_in_flight are in flight (u->lock
+ * held). */
+static int mpu_queue(struct upload *u, int number, char *data, size_t len,
+                     uint64_t off)
+{
+    while (u->inflight >= u->p.parts_in_flight && !u->part_err)
+        pthread_cond_wait(&u->cond, &u->lock);
+    int rc = u->part_err;
+    if (!rc)
+        rc = parts_room(u, number);
+    struct part_job *pj = rc ? NULL : calloc(1, sizeof *pj);
+    if (!rc && !pj)
+        rc = -ENOMEM;
+    if (rc) {
         free(data);
-        return -ENOMEM;
+        return rc;
     }
     pj->job.run = part_run;
     pj->u = u;
-    pj->number = ++u->nparts;
+    pj->number = number;
     pj->data = data;
     pj->len = len;
     pj->off = off;
-    memset(&u->parts[pj->number - 1], 0, sizeof u->parts[0]);
+    memset(&u->parts[number - 1], 0, sizeof u->parts[0]);
     u->inflight++;
     reader_pool_submit(u->pool, &pj->job);
     return 0;
@@ -385,7 +452,8 @@ static bool meta_equal(bool ha, const struct store_meta *a, bool hb,
            (!a->has_mtime || a->mtime == b->mtime);
 }
 
-/* Wait for the parts, complete the upload (or abort it on error). */
+/* Wait for the parts, complete the upload of parts 1..u->nparts (or
+ * abort it on error). */
 static int mpu_finish(struct upload *u)
 {
     wait_idle(u);
@@ -428,55 +496,309 @@ static void mpu_cancel(struct upload *u)
     u->part_err = 0;
 }
 
-/* ---- streaming ---- */
+/* ---- streaming: part 1 held, the ring of recent parts ---- */
 
-/* Send the full buffer as the next part (u->lock held). */
-static int stream_send(struct upload *u)
+static uint64_t part_off(const struct upload *u, int n)
 {
-    int rc = mpu_start(u);
+    return upload_part_offset(u->p.part_size, n);
+}
+
+static size_t part_len(const struct upload *u, int n)
+{
+    return (size_t)upload_part_size(u->p.part_size, n);
+}
+
+/* Bytes [OFF, OFF+LEN) of the file in the ring (position OFF modulo
+ * ring_cap, wrapping). */
+static int ring_io(struct upload *u, char *data, size_t len, uint64_t off,
+                   bool write)
+{
+    while (len) {
+        uint64_t pos = off % u->ring_cap;
+        size_t n = u->ring_cap - pos < len ? (size_t)(u->ring_cap - pos) : len;
+        int rc = write ? pwrite_all(u->ring_fd, data, n, pos)
+                       : pread_all(u->ring_fd, data, n, pos);
+        if (rc)
+            return rc;
+        data += n;
+        len -= n;
+        off += n;
+    }
+    return 0;
+}
+
+static bool in_ring(const struct upload *u, uint64_t pos)
+{
+    return u->ring_fd >= 0 && u->ring_first < u->cur &&
+           pos >= part_off(u, u->ring_first) && pos < u->buf_off;
+}
+
+/* Send part N again from the ring (it was patched after it went up). */
+static int redo_part(struct upload *u, int n)
+{
+    wait_idle(u); /* its first upload must not land after this one */
+    if (u->part_err)
+        return u->part_err;
+    size_t len = part_len(u, n);
+    uint64_t off = part_off(u, n);
+    char *data = malloc(len);
+    if (!data)
+        return -ENOMEM;
+    int rc = ring_io(u, data, len, off, false);
+    if (rc) {
+        free(data);
+        return rc;
+    }
+    u->redo[n - 1] = 0;
+    return mpu_queue(u, n, data, len, off);
+}
+
+/* Send again every patched part numbered below LIMIT. */
+static int redo_below(struct upload *u, int limit)
+{
+    if (!u->any_redo)
+        return 0;
+    bool left = false;
+    for (int n = 2; n < u->cur && n <= u->redo_cap; n++) {
+        if (!u->redo[n - 1])
+            continue;
+        if (n >= limit) {
+            left = true;
+            continue;
+        }
+        int rc = redo_part(u, n);
+        if (rc)
+            return rc;
+    }
+    u->any_redo = left;
+    return 0;
+}
+
+/* Keep part N (DATA, LEN bytes at OFF) in the ring, making room by
+ * dropping the oldest parts (patched ones are sent again first).  A ring
+ * that cannot be written is given up (logged): the stream goes on. */
+static int ring_keep(struct upload *u, int n, const char *data, size_t len,
+                     uint64_t off)
+{
+    int first = u->ring_first < n ? u->ring_first : n;
+    while (first <= n && off + len - part_off(u, first) > u->ring_cap)
+        first++;
+    int rc = redo_below(u, first);
     if (rc)
         return rc;
-    if (u->spill_fd < 0 && u->spill_ok && make_temp(u->p.cache_dir,
-                                                    &u->spill_fd))
-        u->spill_ok = false; /* streaming goes on; no switching later */
+    if (first <= n && u->ring_fd < 0 &&
+        make_temp(u->p.cache_dir, &u->ring_fd)) {
+        u->ring_cap = 0; /* logged by make_temp */
+        first = n + 1;
+    }
+    if (first <= n) {
+        rc = ring_io(u, (char *)data, len, off, true);
+        if (rc) {
+            log_warn("cannot keep parts of 's3://%s/%s' in the cache "
+                     "folder: %s", u->bucket, u->key, strerror(-rc));
+            u->ring_cap = 0;
+            first = n + 1;
+        }
+    }
+    u->ring_first = first;
+    return 0;
+}
+
+/* Send the buffer as part CUR (u->lock held) and start part CUR + 1.
+ * KEEP: copy it into the ring first. */
+static int stream_send(struct upload *u, bool keep)
+{
+    int rc = mpu_start(u);
+    if (!rc)
+        rc = parts_room(u, u->cur);
+    if (!rc && keep && u->ring_cap)
+        rc = ring_keep(u, u->cur, u->buf, u->buf_len, u->buf_off);
+    else if (!rc && keep)
+        rc = redo_below(u, u->cur + 1);
+    if (rc)
+        return rc;
+    int n = u->cur;
     char *data = u->buf;
     size_t len = u->buf_len;
     uint64_t off = u->buf_off;
     u->buf = NULL;
     u->buf_len = u->buf_cap = 0;
+    u->cur = n + 1;
     u->buf_off = off + len;
-    u->sent_parts = true;
-    return mpu_queue(u, data, len, off);
+    u->redo[n - 1] = 0;
+    return mpu_queue(u, n, data, len, off);
 }
 
-/* Leave streaming: the content so far goes to a staging file (u->lock
- * held).  -EIO if parts already sent are not kept in the cache. */
+/* Write DATA at POS inside the part being filled (buf_off <= POS <=
+ * size).  Returns the bytes taken or -errno. */
+static ssize_t stream_fill(struct upload *u, const char *data, size_t len,
+                           uint64_t pos)
+{
+    if (!u->buf) {
+        size_t cap = part_len(u, u->cur);
+        u->buf = malloc(cap);
+        if (!u->buf)
+            return -ENOMEM;
+        u->buf_cap = cap;
+        u->buf_len = (size_t)(u->size - u->buf_off);
+    }
+    size_t in = (size_t)(pos - u->buf_off);
+    size_t n = u->buf_cap - in < len ? u->buf_cap - in : len;
+    memcpy(u->buf + in, data, n);
+    if (pos + n > u->size)
+        u->size = pos + n;
+    u->buf_len = (size_t)(u->size - u->buf_off);
+    if (u->buf_len < u->buf_cap)
+        return (ssize_t)n;
+    int rc = 0;
+    if (u->cur == 1) { /* part 1 waits for the flush */
+        u->head = u->buf;
+        u->head_len = u->buf_len;
+        u->buf = NULL;
+        u->buf_len = u->buf_cap = 0;
+        u->cur = 2;
+        u->buf_off = u->head_len;
+    } else {
+        rc = stream_send(u, true);
+    }
+    return rc ? rc : (ssize_t)n;
+}
+
+static int too_far_back(struct upload *u, uint64_t pos)
+{
+    log_err("cannot change 's3://%s/%s' at byte %llu while it is written: "
+            "a new file keeps only its first part and its last %d parts "
+            "(part_size) until it is closed", u->bucket, u->key,
+            (unsigned long long)pos, STREAM_KEEP_PARTS);
+    return -EIO;
+}
+
+/* Write DATA at POS behind the part being filled: in part 1 (memory) or
+ * in the ring (the parts touched go up again).  Bytes taken or -errno. */
+static ssize_t stream_patch(struct upload *u, const char *data, size_t len,
+                            uint64_t pos)
+{
+    size_t n;
+    if (u->head && pos < u->head_len) {
+        n = u->head_len - pos < len ? (size_t)(u->head_len - pos) : len;
+        memcpy(u->head + pos, data, n);
+        return (ssize_t)n;
+    }
+    if (!in_ring(u, pos))
+        return too_far_back(u, pos);
+    n = u->buf_off - pos < len ? (size_t)(u->buf_off - pos) : len;
+    int rc = ring_io(u, (char *)data, n, pos, true);
+    if (rc)
+        return rc;
+    int last = part_at(u->p.part_size, pos + n - 1);
+    for (int k = part_at(u->p.part_size, pos); k <= last; k++)
+        u->redo[k - 1] = 1;
+    u->any_redo = true;
+    return (ssize_t)n;
+}
+
+/* Zeros from the current end up to SIZE, through the stream. */
+static int stream_zero_fill(struct upload *u, uint64_t size)
+{
+    static const char zeros[64 << 10];
+    while (u->size < size) {
+        size_t n = size - u->size < sizeof zeros ? (size_t)(size - u->size)
+                                                 : sizeof zeros;
+        ssize_t k = stream_fill(u, zeros, n, u->size);
+        if (k < 0)
+            return (int)k;
+    }
+    return 0;
+}
+
+/* Cut a stream back to S < buf_off: the part holding S becomes the part
+ * being filled again (from part 1 or the ring); later parts are dropped
+ * from the upload and sent again when rewritten. */
+static int stream_rewind(struct upload *u, uint64_t s)
+{
+    wait_idle(u);
+    if (u->part_err)
+        return u->part_err;
+    int p = part_at(u->p.part_size, s);
+    uint64_t po = part_off(u, p);
+    size_t cap = part_len(u, p);
+    char *nb = NULL;
+    if (p == 1) {
+        nb = u->head;
+        u->head = NULL;
+        u->head_len = 0;
+    } else if (po != s) {
+        if (!in_ring(u, po))
+            return too_far_back(u, s);
+        nb = malloc(cap);
+        if (!nb)
+            return -ENOMEM;
+        int rc = ring_io(u, nb, (size_t)(s - po), po, false);
+        if (rc) {
+            free(nb);
+            return rc;
+        }
+    }
+    free(u->buf);
+    u->buf = nb;
+    u->buf_cap = nb ? cap : 0;
+    u->buf_len = nb ? (size_t)(s - po) : 0;
+    u->cur = p;
+    u->buf_off = po;
+    u->size = s;
+    if (p == 1 || u->ring_first > p)
+        u->ring_first = p < 2 ? 2 : p;
+    if (p - 1 < u->redo_cap)
+        memset(u->redo + p - 1, 0, (size_t)(u->redo_cap - (p - 1)));
+    return 0;
+}
+
+static void stream_release(struct upload *u)
+{
+    free(u->head);
+    free(u->buf);
+    u->head = u->buf = NULL;
+    u->head_len = u->buf_len = u->buf_cap = 0;
+    if (u->ring_fd >= 0)
+        close(u->ring_fd);
+    u->ring_fd = -1;
+}
+
+/* Leave streaming (u->lock held): the content goes to a staging file,
+ * from memory while nothing went up, or downloaded once a multipart
+ * stream was completed. */
 static int to_staged(struct upload *u)
 {
     if (!u->streaming)
         return 0;
     wait_idle(u);
-    if (u->sent_parts && (!u->spill_ok || u->spill_fd < 0)) {
-        log_err("cannot rewrite 's3://%s/%s' out of order: the parts "
-                "already uploaded are not in the cache folder", u->bucket,
-                u->key);
-        return -EIO;
+    int rc;
+    if (u->stream_done) {
+        uint64_t size = u->size;
+        rc = stage_download(u, &size);
+        if (!rc && size != u->size) {
+            log_err("cannot rewrite 's3://%s/%s': it changed in the store "
+                    "since it was written", u->bucket, u->key);
+            rc = -EIO;
+        }
+    } else if (u->cur == 1) {
+        rc = make_temp(u->p.cache_dir, &u->fd);
+        if (!rc && u->buf_len)
+            rc = pwrite_all(u->fd, u->buf, u->buf_len, 0);
+        if (!rc && ftruncate(u->fd, (off_t)u->size))
+            rc = -errno;
+        if (!rc)
+            mpu_cancel(u); /* rewound to part 1: nothing of it is used */
+    } else {
+        rc = too_far_back(u, 0);
     }
-    int rc = 0;
-    if (u->spill_fd < 0)
-        rc = make_temp(u->p.cache_dir, &u->spill_fd);
-    if (!rc && u->buf_len)
-        rc = pwrite_all(u->spill_fd, u->buf, u->buf_len, u->buf_off);
-    if (!rc && ftruncate(u->spill_fd, (off_t)u->size))
-        rc = -errno;
-    if (rc)
+    if (rc) {
+        if (u->fd >= 0)
+            close(u->fd);
+        u->fd = -1;
         return rc;
-    free(u->buf);
-    u->buf = NULL;
-    u->buf_len = u->buf_cap = 0;
-    mpu_cancel(u); /* an unfinished stream: its parts are in the file */
-    u->fd = u->spill_fd;
-    u->spill_fd = -1;
+    }
+    stream_release(u);
     u->streaming = false;
     return 0;
 }
@@ -491,8 +813,8 @@ ssize_t upload_write(struct upload *u, const char *data, size_t len,
     size_t done = 0;
     while (!rc && done < len) {
         uint64_t pos = off + done;
-        if (u->streaming && (u->stream_done || pos < u->buf_off ||
-                             pos > u->size)) {
+        if (u->streaming &&
+            (u->stream_done || (pos > u->size && u->cur == 1))) {
             rc = to_staged(u);
             if (rc)
                 break;
@@ -507,27 +829,20 @@ ssize_t upload_write(struct upload *u, const char *data, size_t len,
             }
             break;
         }
-        if (!u->buf) {
-            size_t cap = (size_t)upload_part_size(u->p.part_size,
-                                                  u->nparts + 1);
-            u->buf = malloc(cap);
-            if (!u->buf) {
-                rc = -ENOMEM;
-                break;
-            }
-            u->buf_cap = cap;
-            u->buf_len = (size_t)(u->size - u->buf_off);
+        ssize_t n;
+        if (pos > u->size) {
+            rc = stream_zero_fill(u, pos);
+            continue;
         }
-        size_t in = (size_t)(pos - u->buf_off);
-        size_t n = u->buf_cap - in < len - done ? u->buf_cap - in : len - done;
-        memcpy(u->buf + in, data + done, n);
-        done += n;
-        if (pos + n > u->size)
-            u->size = pos + n;
-        u->buf_len = (size_t)(u->size - u->buf_off);
+        if (pos >= u->buf_off)
+            n = stream_fill(u, data + done, len - done, pos);
+        else
+            n = stream_patch(u, data + done, len - done, pos);
+        if (n < 0)
+            rc = (int)n;
+        else
+            done += (size_t)n;
         u->dirty = true;
-        if (u->buf_len == u->buf_cap)
-            rc = stream_send(u);
     }
     if (rc && rc != -ENOMEM)
         u->err = rc; /* never upload content that missed a write */
@@ -539,18 +854,33 @@ ssize_t upload_read(struct upload *u, char *buf, size_t len, uint64_t off)
 {
     pthread_mutex_lock(&u->lock);
     ssize_t ret = 0;
+    int rc = 0;
     if (off >= u->size || !len)
         goto out;
     if (len > u->size - off)
         len = (size_t)(u->size - off);
-    if (u->streaming && off >= u->buf_off && u->buf) {
-        memcpy(buf, u->buf + (off - u->buf_off), len);
-        ret = (ssize_t)len;
-        goto out;
-    }
-    int rc = to_staged(u);
-    if (!rc)
+    if (u->streaming && u->stream_done)
+        rc = to_staged(u);
+    if (!rc && !u->streaming)
         rc = pread_all(u->fd, buf, len, off);
+    for (size_t done = 0; !rc && u->streaming && done < len;) {
+        uint64_t pos = off + done;
+        size_t n = len - done;
+        if (pos >= u->buf_off) {
+            memcpy(buf + done, u->buf + (pos - u->buf_off), n);
+        } else if (u->head && pos < u->head_len) {
+            if (n > u->head_len - pos)
+                n = (size_t)(u->head_len - pos);
+            memcpy(buf + done, u->head + pos, n);
+        } else if (in_ring(u, pos)) {
+            if (n > u->buf_off - pos)
+                n = (size_t)(u->buf_off - pos);
+            rc = ring_io(u, buf + done, n, pos, false);
+        } else {
+            rc = too_far_back(u, pos);
+        }
+        done += n;
+    }
     ret = rc ? rc : (ssize_t)len;
 out:
     pthread_mutex_unlock(&u->lock);
@@ -563,13 +893,16 @@ int upload_truncate(struct upload *u, uint64_t size)
     int rc = u->err;
     if (rc || size == u->size)
         goto out;
-    if (u->streaming && !u->stream_done && size >= u->buf_off &&
-        size - u->buf_off < upload_part_size(u->p.part_size, u->nparts + 1)) {
+    if (u->streaming && u->stream_done)
+        rc = to_staged(u);
+    else if (u->streaming && size >= u->buf_off &&
+             size - u->buf_off < part_len(u, u->cur)) {
+        /* inside the part being filled */
         if (!u->buf) {
-            u->buf_cap = (size_t)upload_part_size(u->p.part_size,
-                                                  u->nparts + 1);
+            u->buf_cap = part_len(u, u->cur);
             u->buf = malloc(u->buf_cap);
             if (!u->buf) {
+                u->buf_cap = 0;
                 rc = -ENOMEM;
                 goto out;
             }
@@ -581,8 +914,17 @@ int upload_truncate(struct upload *u, uint64_t size)
         u->buf_len = (size_t)(size - u->buf_off);
         u->dirty = true;
         goto out;
+    } else if (u->streaming && u->cur == 1) {
+        rc = to_staged(u); /* nothing went up: a sparse staging file */
+    } else if (u->streaming) {
+        rc = size > u->size ? stream_zero_fill(u, size)
+                            : stream_rewind(u, size);
+        if (!rc)
+            u->dirty = true;
+        else if (rc != -ENOMEM)
+            u->err = rc;
+        goto out;
     }
-    rc = to_staged(u);
     if (!rc && ftruncate(u->fd, (off_t)size))
         rc = -errno;
     if (!rc) {
@@ -623,20 +965,32 @@ bool upload_streaming(struct upload *u)
 static int flush_stream(struct upload *u)
 {
     const struct store_meta *m = u->has_meta ? &u->meta : NULL;
-    if (!u->upload_id) {
+    if (u->cur == 1) {
         /* Smaller than a part: one PUT from memory. */
+        mpu_cancel(u); /* a stream cut back to part 1 */
         return u->store->ops->put(u->store, u->bucket, u->key,
                                   u->buf ? u->buf : "", u->buf_len, m);
     }
-    int rc = 0;
-    if (u->buf_len)
-        rc = stream_send(u);
+    int rc = mpu_start(u);
+    if (!rc)
+        rc = redo_below(u, u->cur);
+    int last = u->cur - 1;
+    if (!rc && u->buf_len) {
+        last = u->cur;
+        rc = stream_send(u, false);
+    }
+    if (!rc && u->head) {
+        rc = mpu_queue(u, 1, u->head, u->head_len, 0);
+        u->head = NULL;
+    }
     if (rc) {
         mpu_cancel(u);
         return rc;
     }
+    u->nparts = last;
     rc = mpu_finish(u);
-    u->stream_done = true; /* the content now lives in the spill file */
+    u->stream_done = true; /* the content now lives only in the store */
+    stream_release(u);
     return rc;
 }
 
@@ -657,17 +1011,19 @@ static int flush_staged(struct upload *u)
     int rc = mpu_start(u);
     if (rc)
         return rc;
+    int n = 0;
     for (uint64_t off = 0; off < u->size && !rc;) {
-        uint64_t len = upload_part_size(u->p.part_size, u->nparts + 1);
+        uint64_t len = upload_part_size(u->p.part_size, n + 1);
         if (len > u->size - off)
             len = u->size - off;
-        rc = mpu_queue(u, NULL, (size_t)len, off);
+        rc = mpu_queue(u, ++n, NULL, (size_t)len, off);
         off += len;
     }
     if (rc) {
         mpu_cancel(u);
         return rc;
     }
+    u->nparts = n;
     return mpu_finish(u);
 }
 
@@ -713,10 +1069,9 @@ void upload_free(struct upload *u)
     pthread_mutex_unlock(&u->lock);
     if (u->fd >= 0)
         close(u->fd);
-    if (u->spill_fd >= 0)
-        close(u->spill_fd);
-    free(u->buf);
+    stream_release(u);
     free(u->parts);
+    free(u->redo);
     free(u->bucket);
     free(u->key);
     pthread_cond_destroy(&u->cond);

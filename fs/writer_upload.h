@@ -2,18 +2,23 @@
  * reaches the store (DESIGN.md 2).
  *
  * Two modes:
- *  - streaming (a new file, or O_TRUNC): sequential writes fill a buffer
- *    of part_size bytes; each full buffer is uploaded as one part of a
- *    multipart upload by pool threads, at most parts_in_flight at once
- *    (the writer blocks beyond that).  Writes inside the buffer not yet
- *    sent are applied in place.  A file that never fills a part becomes a
- *    single PUT in upload_flush().  Each part sent is also written to an
- *    unlinked spill file in cache_dir by the worker, so that a later
- *    non-sequential write, truncate or read can switch to staging.
+ *  - streaming (a new file, or O_TRUNC): the file is cut into parts at
+ *    fixed offsets (upload_part_offset()).  Part 1 is held in memory until
+ *    upload_flush(); parts 2.. are uploaded as they fill, as parts of one
+ *    multipart upload, by pool threads, at most parts_in_flight at once
+ *    (the writer blocks beyond that).  Each part sent is also copied into
+ *    a ring file in cache_dir holding the last 16 parts (16 x part_size
+ *    bytes, overwritten in place).  Writes, reads and truncates inside
+ *    part 1, the part being filled or the ring are served there (patched
+ *    parts go up again at flush); further back they fail with EIO (the
+ *    error sticks).  A file that never fills a part is a single PUT in
+ *    upload_flush().  Memory per file: at most (parts_in_flight + 2) x
+ *    part_size (part 1, the part being filled, the parts in flight).
  *  - staged: the content lives in an unlinked 0600 temp file in
  *    cache_dir (loaded from the object first when asked), and is uploaded
  *    in upload_flush(): one PUT up to part_size, else multipart from the
- *    file.
+ *    file.  A stream that is written again after its multipart upload
+ *    completed becomes staged by downloading the object.
  * Part sizes double every 1000 parts so that 10,000 parts (S3's limit)
  * hold any file.  Nothing is visible in the store until upload_flush()
  * succeeds (PUT or CompleteMultipartUpload); on any failure the multipart
@@ -58,10 +63,10 @@ int upload_new_staged(struct store *s, struct reader_pool *pool,
  * created; upload_flush() replaces it. */
 void upload_set_meta(struct upload *u, const struct store_meta *meta);
 
-/* Keep (default) or do not keep a copy of the parts sent in cache_dir.
- * Without it a streamed file cannot switch to staging: a write behind the
- * parts sent, a truncate or a read of them fails with EIO.  For copies
- * that are written once, front to back. */
+/* Keep (default) or do not keep the ring copy of the parts sent in
+ * cache_dir (only before part 2 went up).  Without it a write, read or
+ * truncate behind the part being filled (other than in part 1) fails
+ * with EIO.  For copies that are written once, front to back. */
 void upload_set_spill(struct upload *u, bool keep);
 
 /* Write LEN bytes at OFF.  Returns LEN or -errno. */
@@ -93,5 +98,8 @@ void upload_free(struct upload *u);
 
 /* Part size used for part number N (1-based) given BASE (for tests). */
 uint64_t upload_part_size(uint64_t base, int n);
+/* File offset at which part N (1-based) starts given BASE: the sum of
+ * the sizes of parts 1..N-1. */
+uint64_t upload_part_offset(uint64_t base, int n);
 
 #endif
