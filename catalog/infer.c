@@ -747,12 +747,29 @@ static bool has_header_word(const char *s, size_t n)
     return false;
 }
 
+/* Is S[0..N) a year as wide tables name their columns: four digits,
+ * 1000..2999?  *Y gets it. */
+static bool year_cell(const char *s, size_t n, int *y)
+{
+    if (n != 4 || s[0] < '1' || s[0] > '2')
+        return false;
+    int v = 0;
+    for (size_t i = 0; i < 4; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    *y = v;
+    return true;
+}
+
 /* What the data rows (all but the first) look like in one column, for
  * comparing with the first row's cell. */
 struct colstat {
     struct htype *type;   /* merged type of the data rows */
     size_t values;        /* non-empty values */
     size_t typed;         /* values of a type other than string */
+    size_t years;         /* values that could be years (year_cell) */
     size_t name_like;     /* values that could be names too */
     size_t worded;        /* values with a header word */
     size_t digits;        /* values with a digit */
@@ -773,6 +790,8 @@ static int colstat_add(struct colstat *st, const char *first, const char *v,
         return 0;
     st->values++;
     st->typed += typed;
+    int y;
+    st->years += year_cell(v, len, &y);
     st->len_sum += len;
     st->name_like += name_like(v, len);
     st->worded += has_header_word(v, len);
@@ -843,7 +862,7 @@ static bool column_says_header(const char *h, const struct colstat *st,
  *
  * The first row can be a header only if its non-empty cells are unique
  * (as written: "a" and "A" become a and a_1) and each is text: not a
- * number, boolean or date.  Then:
+ * number, boolean or date (years only as (d) says).  Then:
  *  (a) Glue's rule: some column's data rows have a type other than string
  *      while its first cell is a name ("temp_max" over doubles); we also
  *      take a name over a column whose values are at least two thirds
@@ -866,7 +885,9 @@ static bool csv_has_header(char **first, size_t *first_len, size_t ncols,
                            const struct colstat *st, size_t data_rows)
 {
     bool any_empty = false;
-    size_t nonempty = 0;
+    size_t nonempty = 0, nyears = 0;
+    int last_year = 0;
+    bool years_differ = false;
     for (size_t j = 0; j < ncols; j++) {
         if (first_len[j] == 0) {
             any_empty = true;
@@ -874,6 +895,16 @@ static bool csv_has_header(char **first, size_t *first_len, size_t ncols,
         }
         nonempty++;
         const char *t = infer_text_type(first[j], first_len[j]);
+        int y;
+        if (t && strcmp(t, "bigint") == 0 &&
+            year_cell(first[j], first_len[j], &y)) {
+            /* (d) below: years, rising left to right */
+            if (nyears++ && y <= last_year)
+                return false;
+            last_year = y;
+            years_differ |= st[j].values > 0 && st[j].years < st[j].values;
+            continue;
+        }
         if (!t || strcmp(t, "string") != 0)
             return false;
         for (size_t k = 0; k < j; k++)
@@ -882,6 +913,11 @@ static bool csv_has_header(char **first, size_t *first_len, size_t ncols,
     }
     if (nonempty == 0)
         return false;
+    if (nyears > 0)
+        /* (d) a wide table: text names, then two or more years, over
+         * data that is not all years itself. */
+        return nyears >= 2 && nyears < nonempty && years_differ &&
+               data_rows > 0;
     if (data_rows == 0) {
         if (ncols < 2 || any_empty)
             return false;

@@ -120,6 +120,12 @@ RULES = {
     "duplicate_names": ("dn.csv", lines("a,A,b", "1,2,3", "4,5,6"),
                         dict(cols=[("a", "bigint"), ("a_1", "bigint"),
                                    ("b", "bigint")])),
+    # a wide table: years as column names (World Bank exports)
+    "wide_years": ("wb.csv", lines(
+        "Country Name,Country Code,1960,1961", "Aruba,ABW,54608,55811",
+        "Africa Eastern,AFE,130692579,134169237"),
+        dict(cols=[("country name", "string"), ("country code", "string"),
+                   ("1960", "bigint"), ("1961", "bigint")], header=True)),
     # trailing empty fields left out under a full header (distro-info)
     "ragged_right": ("r.csv", lines(
         "version,codename,created,eol,eol-lts", "1.1,Buzz,1993-08-16,1997-06-05",
@@ -425,6 +431,8 @@ RULE_DIFFS = {
     # DuckDB takes even a numeric first row ("1,2.5") of a short file as
     # a header; Glue and gluefs never do (a header is text)
     "no_header_numbers.csv": None,
+    # DuckDB takes a first row with numbers (years) for data
+    "wide_years.csv": None,
     # DuckDB needs null_padding=true for short rows: by default it reads
     # one VARCHAR column of whole lines
     "ragged_right.csv": None,

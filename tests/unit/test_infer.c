@@ -115,6 +115,22 @@ static const struct sample_case samples[] = {
     {"all text, header (words in camelCase and snake_case)",
      "FirstName,zip_code\nAlice,\"Ninety, One\"\nBob,Two\n", 0, false,
      "csv", ',', 1, "firstname:string,zip_code:string", 2, 0, 1},
+    /* (d) Wide tables name columns by year (World Bank, OECD exports). */
+    {"wide table: years as column names",
+     "Country Name,Country Code,1960,1961\nAruba,ABW,54608,55811\n"
+     "Africa Eastern,AFE,130692579,134169237\n", 0, false, "csv", ',', 1,
+     "country name:string,country code:string,1960:bigint,1961:bigint", 2, 0,
+     0},
+    {"wide table: years over doubles", "country,2000,2001\nUSA,1.5,2.5\n"
+     "France,2,3.5\n", 0, false, "csv", ',', 1,
+     "country:string,2000:double,2001:double", 2, 0, 0},
+    {"not a header: years over years", "a,1999,2000\nb,2001,2002\n"
+     "c,2003,2004\n", 0, false, "csv", ',', 0,
+     "col0:string,col1:bigint,col2:bigint", 3, 0, 0},
+    {"not a header: years not rising", "x,2001,2000\ny,1.5,2\nz,3,4\n", 0,
+     false, "csv", ',', 0, "col0:string,col1:double,col2:bigint", 3, 0, 0},
+    {"not a header: one year", "x,2001\ny,1.5\nz,3\n", 0, false, "csv",
+     ',', 0, "col0:string,col1:double", 3, 0, 0},
     /* Ragged right: exports that leave trailing empty fields out under a
      * full header (distro-info's debian.csv); missing fields are NULL. */
     {"ragged right under a wider header",
