@@ -497,3 +497,27 @@ def test_rule_files_agree_with_duckdb(gluefs_bin, work, samples):
     assert not unexpected, unexpected
     names = {f["file"] for f in res["files"]}
     assert len(names) == len(RULES) + 3
+
+
+@pytest.mark.timeout_s(600)
+def test_headers_found_where_glue_misses_them(gluefs_bin, work):
+    """tools/crawl-compare --headers: from every vega CSV/TSV, the file
+    without its header, its text columns with the header (Glue never finds
+    a header when every column is string) and without it; gluefs must be
+    right on every variant (DuckDB's sniff_csv is printed next to it)."""
+    if not have_duckdb():
+        pytest.skip("node or @duckdb/node-api is not installed")
+    if not SAMPLES.is_dir():
+        pytest.skip(f"{SAMPLES} is missing (run tools/setup)")
+    out = work / "headers.json"
+    r = subprocess.run(
+        [str(REPO / "tools" / "crawl-compare"), "--headers", "--build",
+         str(BUILD), "--json", str(out)],
+        capture_output=True, text=True, timeout=1200)
+    print(r.stdout)
+    assert r.returncode in (0, 1), r.stderr
+    res = json.loads(out.read_text())
+    assert res["total"] >= 50
+    wrong = [v for v in res["variants"] if v["gluefs"] != v["truth"]]
+    assert not wrong, wrong
+    assert r.returncode == 0
