@@ -44,18 +44,22 @@ int catalog_init(sqlite3 *db)
 
 void catalog_sanitize_name(const char *in, char *out, size_t n)
 {
-    size_t i = 0;
+    size_t o = 0;
+    bool in_seq = false; /* inside a multi-byte UTF-8 character */
     if (!n)
         return;
-    for (; in && in[i] && i + 1 < n; i++) {
+    for (size_t i = 0; in && in[i] && o + 1 < n; i++) {
         unsigned char c = (unsigned char)in[i];
+        if (c >= 0x80 && (c & 0xc0) == 0x80 && in_seq)
+            continue; /* the rest of a character already written as '_' */
+        in_seq = c >= 0xc0;
         if (c >= 'A' && c <= 'Z')
             c = (unsigned char)(c - 'A' + 'a');
         if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
             c = '_';
-        out[i] = (char)c;
+        out[o++] = (char)c;
     }
-    out[i] = '\0';
+    out[o] = '\0';
 }
 
 /* Prepare SQL or log why not.  Returns NULL on failure. */

@@ -50,7 +50,10 @@ struct table_def {
     int64_t updated;         /* last crawl that changed it */
     int64_t last_crawl;      /* last crawl that saw it */
     char *crawler;           /* name of the crawler that made it, or NULL */
-    bool deprecated;         /* its folder vanished (DEPRECATE_IN_DATABASE) */
+    bool deprecated;         /* its folder vanished (DEPRECATE_IN_DATABASE):
+                                table.json carries the parameter
+                                DEPRECATED_BY_CRAWLER = `updated` in epoch
+                                milliseconds, as Glue writes it */
 };
 
 struct partition {
@@ -62,8 +65,11 @@ struct partition {
 /* Create the catalog's tables in DB (idempotent). */
 int catalog_init(sqlite3 *db);
 
-/* Glue's name rule: lower case; any character other than a-z, 0-9 and '_'
- * becomes '_'.  Writes at most N-1 bytes and a NUL into OUT. */
+/* Glue's name rule (DESIGN.md 3; Athena's "Name databases, tables, and
+ * columns": lower case, at most 255 bytes): A-Z become a-z and any other
+ * character than a-z, 0-9 and '_' becomes one '_' (a multi-byte UTF-8
+ * character too: "Über" gives "_ber").  Writes at most N-1 bytes and a NUL
+ * into OUT (N = 256 gives Glue's 255). */
 void catalog_sanitize_name(const char *in, char *out, size_t n);
 
 /* Insert or replace a table (and its columns).  Returns 0 or -EIO. */

@@ -84,10 +84,13 @@ void crawl_run_log(struct run *r, int level, const char *fmt, ...)
         return;
     char ts[32];
     iso_time(time(NULL), ts, sizeof ts);
+    /* Glue's CloudWatch lines: "INFO : Created table ..." */
+    const char *lv = level <= LOG_ERR ? "ERROR" : level == LOG_WARNING ? "WARN"
+                                                                      : "INFO";
     pthread_mutex_lock(&crawl_lock);
     struct buf *b = &r->c->log;
     if (b->len < b->max) {
-        if (buf_printf(b, "%s %s\n", ts, msg) == -E2BIG) {
+        if (buf_printf(b, "%s %s : %s\n", ts, lv, msg) == -E2BIG) {
             int rc = buf_puts(b, "... log truncated\n");
             (void)rc;
         }
@@ -139,17 +142,30 @@ static bool hidden_path(const char *rel)
     return false;
 }
 
-/* Find or add the table (database, name) at LOCATION. */
-static int table_for(struct run *r, const char *name, const char *location,
-                     size_t *idx)
+/* FNV-1a of S: the suffix that tells apart two folders whose table names
+ * sanitise alike. */
+static uint32_t name_hash(const char *s)
 {
+    uint32_t h = 2166136261u;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 16777619u;
+    }
+    return h;
+}
+
+/* Find or add the table (database, name) at LOCATION: *IDX is its index,
+ * *ADDED whether it is new.  -EEXIST if that name is taken by another
+ * location (then *IDX is the other table). */
+static int table_for(struct run *r, const char *name, const char *location,
+                     size_t *idx, bool *added)
+{
+    *added = false;
     for (size_t i = r->ntables; i-- > 0;) {
         struct ctable *t = &r->tables[i];
         if (!strcmp(t->name, name) && !strcmp(t->database, r->cur_db)) {
-            if (strcmp(t->location, location))
-                return -EEXIST;
             *idx = i;
-            return 0;
+            return strcmp(t->location, location) ? -EEXIST : 0;
         }
     }
     struct ctable *nt = realloc(r->tables, (r->ntables + 1) * sizeof *nt);
@@ -171,6 +187,7 @@ static int table_for(struct run *r, const char *name, const char *location,
         return -ENOMEM;
     }
     *idx = r->ntables++;
+    *added = true;
     return 0;
 }
 
@@ -250,9 +267,11 @@ static int list_cb(void *ctx, const struct store_entry *e)
         } else if (kv_first) {
             snprintf(raw, sizeof raw, "%s", r->cur_bucket);
         } else {
+            r->skipped++;
             crawl_run_log(r, LOG_INFO,
-                    "Skipped 's3://%s/%s': not in a table folder", r->cur_bucket,
-                    e->key);
+                          "Skipped 's3://%s/%s': not in a table folder (a "
+                          "table is a folder under the target)",
+                          r->cur_bucket, e->key);
             return 0;
         }
         catalog_sanitize_name(raw, tname, sizeof tname);
@@ -270,8 +289,29 @@ static int list_cb(void *ctx, const struct store_entry *e)
     if (!tname[0])
         return 0;
     size_t ti;
-    int rc = table_for(r, tname, location, &ti);
+    bool added = false;
+    int rc = table_for(r, tname, location, &ti, &added);
     if (rc == -EEXIST) {
+        /* Two folders with one sanitised name ("A-B/", "a_b/"): as Glue
+         * does, the later one gets a hash suffix (of its location, so the
+         * name is stable from run to run). */
+        char other[2048];
+        snprintf(other, sizeof other, "%s", r->tables[ti].location);
+        char suffix[16];
+        snprintf(suffix, sizeof suffix, "_%08" PRIx32, name_hash(location));
+        size_t keep = strlen(tname);
+        if (keep > sizeof tname - 1 - strlen(suffix))
+            keep = sizeof tname - 1 - strlen(suffix);
+        memcpy(tname + keep, suffix, strlen(suffix) + 1);
+        rc = table_for(r, tname, location, &ti, &added);
+        if (!rc && added)
+            crawl_run_log(r, LOG_WARNING,
+                          "Folder '%s' has the same table name as '%s' in "
+                          "database %s: named its table %s",
+                          location, other, r->cur_db, tname);
+    }
+    if (rc == -EEXIST) {
+        r->skipped++;
         crawl_run_log(r, LOG_WARNING,
                 "Skipped 's3://%s/%s': table '%s' in database '%s' already "
                 "comes from another folder",
@@ -444,48 +484,87 @@ static int part_cmp(const void *a, const void *b)
 }
 
 /* Build and write table T.  Counts created/updated in the crawler. */
-static int table_write(struct run *r, struct ctable *ct, int64_t now,
-                       bool *written)
+#define KINDS_MAX 16      /* distinct formats / CSV headers compared */
+#define CONFLICTS_MAX 20  /* type conflicts logged per table and run */
+
+/* "a, b, c" of O's column names (the first six, then "..."). */
+static void names_text(const struct column *c, size_t n, char *out,
+                       size_t cap)
 {
-    *written = false;
-    for (size_t i = 0; i < ct->nobjs; i++) {
-        struct cobj *o = &r->objs[ct->objs[i]];
-        if (o->have && o->reason)
-            crawl_run_log(r, LOG_INFO,
-                    "Skipped 's3://%s/%s': classification UNKNOWN: %s",
-                    ct->bucket, o->key, o->reason);
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        int w = i == 6 ? snprintf(out + used, cap - used, ", ...")
+                       : snprintf(out + used, cap - used, "%s%s",
+                                  i ? ", " : "", c[i].name);
+        if (w < 0 || (size_t)w >= cap - used || i == 6)
+            break;
+        used += (size_t)w;
     }
-    /* Majority classification among the classified objects (a handful of
-     * distinct kinds at most; ties go to the first seen). */
+}
+
+/* Do the column names of A and B agree position by position as far as
+ * the shorter goes?  (CSV is read by position: a file with more trailing
+ * columns is a schema change, one with other names is another dataset.) */
+static bool names_prefix(const struct cobj *a, const struct cobj *b)
+{
+    size_t n = a->ncols < b->ncols ? a->ncols : b->ncols;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(a->cols[i].name, b->cols[i].name))
+            return false;
+    return true;
+}
+
+static void leave_out(struct run *r, struct cobj *o)
+{
+    o->left_out = true;
+    r->skipped++;
+}
+
+/* Decide which objects of CT make the table; log every one left out with
+ * the reason: unclassified (UNKNOWN), unreadable, another format or CSV
+ * delimiter than the majority, CSV columns that do not line up with the
+ * most common header.  Writes the majority's class key ("csv/44",
+ * "json", ...) to BEST and returns the number of objects kept. */
+static size_t table_select(struct run *r, struct ctable *ct, char best[32])
+{
     struct {
         char key[32];
         size_t n;
-    } kinds[16];
+    } kinds[KINDS_MAX];
     size_t nkinds = 0;
+    best[0] = '\0';
     for (size_t i = 0; i < ct->nobjs; i++) {
         struct cobj *o = &r->objs[ct->objs[i]];
-        if (!o->have || o->reason)
+        if (!o->have) {
+            leave_out(r, o); /* unreadable: logged when sampled */
             continue;
+        }
+        if (o->reason) {
+            leave_out(r, o);
+            crawl_run_log(r, LOG_INFO,
+                          "Skipped 's3://%s/%s': classification UNKNOWN: %s",
+                          ct->bucket, o->key, o->reason);
+            continue;
+        }
         char k[32];
         class_key(o, k, sizeof k);
         size_t j = 0;
         while (j < nkinds && strcmp(kinds[j].key, k))
             j++;
-        if (j == nkinds) {
-            if (nkinds == sizeof kinds / sizeof kinds[0])
-                continue;
+        if (j == nkinds && nkinds < KINDS_MAX) {
             memcpy(kinds[j].key, k, sizeof kinds[j].key);
             kinds[j].n = 0;
             nkinds++;
         }
-        kinds[j].n++;
+        if (j < nkinds)
+            kinds[j].n++;
     }
-    char best[32] = "";
     size_t best_n = 0;
     for (size_t j = 0; j < nkinds; j++)
         if (kinds[j].n > best_n) {
             best_n = kinds[j].n;
-            memcpy(best, kinds[j].key, sizeof best);
+            memcpy(best, kinds[j].key, sizeof kinds[j].key);
         }
     if (!best_n)
         return 0;
@@ -495,60 +574,214 @@ static int table_write(struct run *r, struct ctable *ct, int64_t now,
     if (sl)
         *sl = '\0';
 
+    /* Another format: logged, never a surprise table of its own. */
+    size_t kept = 0;
+    for (size_t i = 0; i < ct->nobjs; i++) {
+        struct cobj *o = &r->objs[ct->objs[i]];
+        if (o->left_out)
+            continue;
+        char k[32];
+        class_key(o, k, sizeof k);
+        if (!strcmp(k, best)) {
+            kept++;
+            continue;
+        }
+        leave_out(r, o);
+        if (!strcmp(o->fmt.classification, best_class))
+            crawl_run_log(r, LOG_WARNING,
+                          "Skipped 's3://%s/%s': its delimiter differs from "
+                          "the rest of table %s",
+                          ct->bucket, o->key, ct->name);
+        else
+            crawl_run_log(r, LOG_WARNING,
+                          "Skipped 's3://%s/%s': classified as %s, but table "
+                          "%s is %s",
+                          ct->bucket, o->key, o->fmt.classification,
+                          ct->name, best_class);
+    }
+    if (strcmp(best_class, "csv"))
+        return kept;
+
+    /* CSV: the most common header is the table's; files whose columns do
+     * not line up with it by position are another dataset. */
+    size_t sig[KINDS_MAX], sign[KINDS_MAX], nsig = 0;
+    for (size_t i = 0; i < ct->nobjs; i++) {
+        size_t oi = ct->objs[i];
+        struct cobj *o = &r->objs[oi];
+        if (o->left_out)
+            continue;
+        size_t j = 0;
+        while (j < nsig && !(r->objs[sig[j]].ncols == o->ncols &&
+                             names_prefix(&r->objs[sig[j]], o)))
+            j++;
+        if (j == nsig && nsig < KINDS_MAX) {
+            sig[j] = oi;
+            sign[j] = 0;
+            nsig++;
+        }
+        if (j < nsig)
+            sign[j]++;
+    }
+    size_t ref = 0;
+    for (size_t j = 1; j < nsig; j++)
+        if (sign[j] > sign[ref])
+            ref = j;
+    const struct cobj *ro = &r->objs[sig[ref]];
+    for (size_t i = 0; i < ct->nobjs; i++) {
+        struct cobj *o = &r->objs[ct->objs[i]];
+        if (o->left_out || names_prefix(o, ro))
+            continue;
+        leave_out(r, o);
+        kept--;
+        char mine[200], theirs[200];
+        names_text(o->cols, o->ncols, mine, sizeof mine);
+        names_text(ro->cols, ro->ncols, theirs, sizeof theirs);
+        crawl_run_log(r, LOG_WARNING,
+                      "Skipped 's3://%s/%s': its columns (%s) do not line up "
+                      "with those of table %s (%s) as in 's3://%s/%s'; CSV "
+                      "columns are read by position",
+                      ct->bucket, o->key, mine, ct->name, theirs, ct->bucket,
+                      ro->key);
+    }
+    return kept;
+}
+
+/* Merge O's columns into T's, logging columns whose types conflict (the
+ * merge can only type them string).  *NCONF counts the lines logged. */
+static int merge_logged(struct run *r, const struct ctable *ct,
+                        struct table_def *t, const struct cobj *o,
+                        unsigned *nconf)
+{
+    struct {
+        size_t at;
+        char type[96];
+    } before[CONFLICTS_MAX];
+    const char *theirs[CONFLICTS_MAX];
+    size_t nb = 0;
+    for (size_t i = 0; i < o->ncols && nb < CONFLICTS_MAX &&
+                       *nconf + nb < CONFLICTS_MAX;
+         i++)
+        for (size_t j = 0; j < t->ncols; j++)
+            if (!strcmp(t->cols[j].name, o->cols[i].name)) {
+                if (strcmp(t->cols[j].type, o->cols[i].type) &&
+                    strcmp(t->cols[j].type, "string") &&
+                    strcmp(o->cols[i].type, "string")) {
+                    before[nb].at = j;
+                    snprintf(before[nb].type, sizeof before[nb].type, "%s",
+                             t->cols[j].type);
+                    theirs[nb++] = o->cols[i].type;
+                }
+                break;
+            }
+    int rc = schema_merge(&t->cols, &t->ncols, o->cols, o->ncols);
+    for (size_t k = 0; k < nb && !rc; k++) {
+        const struct column *c = &t->cols[before[k].at];
+        if (strcmp(c->type, "string"))
+            continue; /* widened: bigint + double -> double */
+        (*nconf)++;
+        crawl_run_log(r, LOG_WARNING,
+                      "Column %s of table %s is %s in 's3://%s/%s' but %s in "
+                      "other objects: typed string",
+                      c->name, ct->name, theirs[k], ct->bucket, o->key,
+                      before[k].type);
+    }
+    return rc;
+}
+
+/* Append to OUT how T's columns differ from OLD's: "new columns: a, b;
+ * types changed: c bigint -> double; columns gone: d". */
+static int schema_diff(const struct table_def *old, const struct table_def *t,
+                       struct buf *out)
+{
+    int rc = 0;
+    const char *sep = "new columns: ";
+    for (size_t i = 0; i < t->ncols && !rc; i++) {
+        size_t j = 0;
+        while (j < old->ncols && strcmp(old->cols[j].name, t->cols[i].name))
+            j++;
+        if (j == old->ncols) {
+            rc = buf_printf(out, "%s%s", sep, t->cols[i].name);
+            sep = ", ";
+        }
+    }
+    sep = out->len ? "; types changed: " : "types changed: ";
+    for (size_t i = 0; i < t->ncols && !rc; i++)
+        for (size_t j = 0; j < old->ncols && !rc; j++)
+            if (!strcmp(old->cols[j].name, t->cols[i].name)) {
+                if (strcmp(old->cols[j].type, t->cols[i].type)) {
+                    rc = buf_printf(out, "%s%s %s -> %s", sep,
+                                    t->cols[i].name, old->cols[j].type,
+                                    t->cols[i].type);
+                    sep = ", ";
+                }
+                break;
+            }
+    sep = out->len ? "; columns gone: " : "columns gone: ";
+    for (size_t j = 0; j < old->ncols && !rc; j++) {
+        size_t i = 0;
+        while (i < t->ncols && strcmp(old->cols[j].name, t->cols[i].name))
+            i++;
+        if (i == t->ncols) {
+            rc = buf_printf(out, "%s%s", sep, old->cols[j].name);
+            sep = ", ";
+        }
+    }
+    return rc;
+}
+
+static int table_write(struct run *r, struct ctable *ct, int64_t now,
+                       bool *written)
+{
+    *written = false;
+    char best[32];
+    if (!table_select(r, ct, best))
+        return 0;
+
     struct table_def t = {0};
     int rc = 0;
     struct partition *parts = NULL;
     size_t nparts = 0;
     const struct cobj *first = NULL;
-    bool pk_init = false;
     char **pkeys = NULL;
     size_t npkeys = 0;
+    bool pk_cut = false;
+    unsigned nconf = 0;
     double rec_bytes = 0;
     for (size_t i = 0; i < ct->nobjs && !rc; i++) {
         struct cobj *o = &r->objs[ct->objs[i]];
-        char url[2400];
-        snprintf(url, sizeof url, "s3://%s/%s", ct->bucket, o->key);
-        if (!o->have || o->reason)
+        if (o->left_out)
             continue;
-        char k[32];
-        class_key(o, k, sizeof k);
-        if (strcmp(k, best)) {
-            if (!strcmp(o->fmt.classification, best_class))
-                crawl_run_log(r, LOG_INFO,
-                        "Skipped '%s': its delimiter differs from the rest "
-                        "of table '%s'",
-                        url, ct->name);
-            else
-                crawl_run_log(r, LOG_INFO,
-                        "Skipped '%s': classified as %s, but table '%s' is "
-                        "%s",
-                        url, o->fmt.classification, ct->name, best_class);
-            continue;
-        }
         if (!first) {
             first = o;
             t.fmt = o->fmt;
-        }
-        if (o->fmt.quoted)
-            t.fmt.quoted = true;
-        rc = schema_merge(&t.cols, &t.ncols, o->cols, o->ncols);
-        t.objects++;
-        t.bytes += o->size;
-        t.record_count += o->records;
-        rec_bytes += o->avg_size * (double)o->records;
-        /* Partition keys: the common leading keys of every object. */
-        if (!pk_init) {
-            pk_init = true;
+            /* Partition keys: the leading k=v keys every object shares. */
             for (size_t j = 0; j < o->npv && !rc; j++)
                 rc = crawl_strv_push(&pkeys, &npkeys, o->pkeys[j],
-                               strlen(o->pkeys[j]));
+                                     strlen(o->pkeys[j]));
         } else {
             size_t j = 0;
             while (j < npkeys && j < o->npv && !strcmp(pkeys[j], o->pkeys[j]))
                 j++;
+            if (j < npkeys && !pk_cut) {
+                pk_cut = true;
+                crawl_run_log(r, LOG_WARNING,
+                              "Table %s keeps %zu of %zu partition keys: "
+                              "'s3://%s/%s' is under '%s', 's3://%s/%s' "
+                              "under '%s'",
+                              ct->name, j, npkeys, ct->bucket, first->key,
+                              first->pseg, ct->bucket, o->key, o->pseg);
+            }
             while (npkeys > j)
                 free(pkeys[--npkeys]);
         }
+        if (o->fmt.quoted)
+            t.fmt.quoted = true;
+        if (!rc)
+            rc = merge_logged(r, ct, &t, o, &nconf);
+        t.objects++;
+        t.bytes += o->size;
+        t.record_count += o->records;
+        rec_bytes += o->avg_size * (double)o->records;
     }
     if (rc)
         goto out;
@@ -563,14 +796,17 @@ static int table_write(struct run *r, struct ctable *ct, int64_t now,
         t.pkeys[j].name = strdup(pkeys[j]);
         if (!t.pkeys[j].name)
             rc = -ENOMEM;
+        for (size_t c = 0; c < t.ncols && !rc; c++)
+            if (!strcmp(t.cols[c].name, pkeys[j]))
+                crawl_run_log(r, LOG_WARNING,
+                              "Partition key %s of table %s is also a column "
+                              "of its data: Athena and Hive refuse a table "
+                              "with both; rename the folders or the column",
+                              pkeys[j], ct->name);
     }
     for (size_t i = 0; i < ct->nobjs && !rc && npkeys; i++) {
         struct cobj *o = &r->objs[ct->objs[i]];
-        char k[32];
-        if (!o->have || o->reason)
-            continue;
-        class_key(o, k, sizeof k);
-        if (strcmp(k, best))
+        if (o->left_out)
             continue;
         for (size_t j = 0; j < npkeys && !rc; j++) {
             const char *v = o->pvals[j];
@@ -640,6 +876,11 @@ static int table_write(struct run *r, struct ctable *ct, int64_t now,
     struct table_def *old = NULL;
     bool created = catalog_get_table(r->db, ct->database, ct->name, &old) != 0;
     bool changed = created || table_changed(old, &t);
+    struct buf diff;
+    buf_init(&diff, 600);
+    if (!created && changed && schema_diff(old, &t, &diff) == -ENOMEM)
+        buf_reset(&diff); /* -E2BIG: what fits is said */
+    bool revived = old && old->deprecated;
     t.created = old && old->created ? old->created : now;
     t.updated = changed || !old ? now : old->updated;
     table_def_free(old);
@@ -647,8 +888,10 @@ static int table_write(struct run *r, struct ctable *ct, int64_t now,
     if (!rc)
         rc = catalog_put_partitions(r->db, ct->database, ct->name, parts,
                                     nparts);
-    if (rc)
+    if (rc) {
+        buf_release(&diff);
         goto out;
+    }
     *written = true;
     pthread_mutex_lock(&crawl_lock);
     if (created)
@@ -657,11 +900,19 @@ static int table_write(struct run *r, struct ctable *ct, int64_t now,
         r->c->tables_updated++;
     pthread_mutex_unlock(&crawl_lock);
     if (created)
-        crawl_run_log(r, LOG_INFO, "Created table %s in database %s", ct->name,
-                ct->database);
+        crawl_run_log(r, LOG_INFO,
+                      "Created table %s in database %s (%s, %zu columns, "
+                      "%zu partition keys, %" PRIu64 " objects)",
+                      ct->name, ct->database, t.fmt.classification, t.ncols,
+                      t.npkeys, t.objects);
     else if (changed)
-        crawl_run_log(r, LOG_INFO, "Updated table %s in database %s", ct->name,
-                ct->database);
+        crawl_run_log(r, LOG_INFO, "Updated table %s in database %s%s%s%s",
+                      ct->name, ct->database, diff.len ? ": " : "",
+                      diff.len ? diff.data : "",
+                      revived ? (diff.len ? "; no longer deprecated"
+                                          : ": no longer deprecated")
+                              : "");
+    buf_release(&diff);
 out:
     t.database = t.name = t.location = t.crawler = NULL;
     columns_free(t.cols, t.ncols);

@@ -60,6 +60,7 @@ struct cobj {
     uint64_t records;    /* estimated for the whole object */
     double avg_size;     /* bytes per record, decompressed (sample) */
     char *reason;        /* UNKNOWN: why */
+    bool left_out;       /* not part of its table (logged why) */
 };
 
 struct ctable {
@@ -99,6 +100,7 @@ struct run {
     size_t ntodo;
     uint64_t sample_limit;
     unsigned errors;
+    size_t skipped;      /* objects left out of every table, logged */
 };
 
 /* Guards every struct crawler field and the crawler list (crawler.c). */

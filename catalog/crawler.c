@@ -279,7 +279,7 @@ static void *run_thread(void *arg)
 {
     struct run *r = arg;
     char err[512] = "";
-    crawl_run_log(r, LOG_INFO, "Crawler %s: started", r->name);
+    crawl_run_log(r, LOG_INFO, "Crawler %s started", r->name);
     int rc = crawl_run(r, err, sizeof err);
     int64_t elapsed = (mono_ms() - r->t0 + 500) / 1000;
 
@@ -296,12 +296,12 @@ static void *run_thread(void *arg)
     if (rc && rc != -ECANCELED && !err[0])
         snprintf(err, sizeof err, "%s", strerror(-rc));
     crawl_run_log(r, rc && rc != -ECANCELED ? LOG_ERR : LOG_INFO,
-            "Crawler %s: %s in %" PRId64 "s: %" PRIu64
-            " objects scanned, %zu classified (%" PRIu64
-            " bytes read), %" PRIu64 " tables created, %" PRIu64
+            "Crawler %s finished: %s in %" PRId64 "s: %" PRIu64
+            " objects scanned, %zu new or changed read (%" PRIu64
+            " bytes), %zu skipped, %" PRIu64 " tables created, %" PRIu64
             " updated, %" PRIu64 " deprecated%s%s",
-            r->name, result, elapsed, scanned, r->ntodo, bytes, created,
-            updated, deleted, err[0] ? ": " : "", err);
+            r->name, result, elapsed, scanned, r->ntodo, bytes, r->skipped,
+            created, updated, deleted, err[0] ? ": " : "", err);
 
     pthread_mutex_lock(&crawl_lock);
     snprintf(c->last_run, sizeof c->last_run, "%s", result);

@@ -129,22 +129,11 @@ static void hive_fmt_of(const struct table_def *t, struct hive_fmt *h)
         kv_add(p, "CrawlerSchemaDeserializerVersion", "1.0");
         kv_add(p, "CrawlerSchemaSerializerVersion", "1.0");
     }
+    /* Glue's DeleteBehavior DEPRECATE_IN_DATABASE: the time the crawler
+     * found the folder gone, in epoch milliseconds (what Glue writes). */
     if (t->deprecated)
-        kv_add(p, "DEPRECATED_BY_CRAWLER", "%s",
-               t->crawler ? t->crawler : "true");
-}
-
-int render_schema(const struct table_def *t, struct buf *out)
-{
-    int rc = 0;
-    for (size_t i = 0; i < t->ncols && !rc; i++)
-        rc = buf_printf(out, "%s\t%s\n", t->cols[i].name, t->cols[i].type);
-    if (!rc && t->npkeys)
-        rc = buf_puts(out, "\n# Partition Information\n"
-                           "# col_name\tdata_type\n");
-    for (size_t i = 0; i < t->npkeys && !rc; i++)
-        rc = buf_printf(out, "%s\t%s\n", t->pkeys[i].name, t->pkeys[i].type);
-    return rc;
+        kv_add(p, "DEPRECATED_BY_CRAWLER", "%" PRId64,
+               (t->updated > 0 ? t->updated : 0) * 1000);
 }
 
 /* "S" as a JSON string, quotes included. */
@@ -158,21 +147,106 @@ static int json_str(struct buf *out, const char *s)
     return rc;
 }
 
-/* S cut to at most MAX bytes without splitting a UTF-8 sequence, as a
- * JSON string (Glue limits a column Name to 255). */
-static int json_str_max(struct buf *out, const char *s, size_t max)
+/* Glue's model (botocore glue service-2.json): NameString (table,
+ * column, SerDe names, parameter keys) at most 255 characters matching
+ * [\u0020-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF\t]*, column types
+ * (ColumnTypeString) at most 131072, Location 2056.  Names are kept to
+ * 255 bytes, as Athena counts them. */
+#define GLUE_NAME_MAX 255
+#define GLUE_TYPE_MAX 131072
+#define GLUE_LOCATION_MAX 2056
+#define GLUE_VALUE_MAX 512000
+
+/* Write into TMP (reset first) the text Glue accepts for S, at most MAX
+ * bytes of it, never cutting a character: bytes that are not UTF-8
+ * become U+FFFD; when NAME, also control characters (TAB included: it
+ * separates the schema file's fields) become '_' and U+FFFE/U+FFFF become
+ * U+FFFD.  TMP.data is then NUL-terminated.  Returns 0 or -ENOMEM. */
+static int glue_clean(const char *s, size_t max, bool name, struct buf *tmp)
 {
-    size_t n = s ? strlen(s) : 0;
-    if (n > max) {
-        n = max;
-        while (n && ((unsigned char)s[n] & 0xc0) == 0x80)
-            n--;
+    static const char repl[] = "\xef\xbf\xbd";
+    buf_reset(tmp);
+    int rc = buf_puts(tmp, "");
+    size_t n = s ? strlen(s) : 0, used = 0;
+    for (size_t i = 0; i < n && !rc;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t len = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2
+                               : c >= 0xe0 && c <= 0xef ? 3
+                               : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+        uint32_t cp = len == 1 ? c : len == 2 ? c & 0x1fu
+                                 : len == 3 ? c & 0x0fu : c & 0x07u;
+        bool ok = len && i + len <= n;
+        for (size_t k = 1; ok && k < len; k++) {
+            unsigned char d = (unsigned char)s[i + k];
+            ok = (d & 0xc0) == 0x80;
+            cp = cp << 6 | (d & 0x3fu);
+        }
+        if (ok && ((len == 3 && cp < 0x800) ||
+                   (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+                   (cp >= 0xd800 && cp <= 0xdfff)))
+            ok = false;
+        const char *piece = s + i;
+        size_t plen = len;
+        if (!ok) {
+            piece = repl;
+            plen = 3;
+            len = 1;
+        } else if (name && cp < 0x20) {
+            piece = "_";
+            plen = 1;
+        } else if (name && (cp == 0xfffe || cp == 0xffff)) {
+            piece = repl;
+            plen = 3;
+        }
+        if (used + plen > max)
+            break;
+        rc = buf_append(tmp, piece, plen);
+        used += plen;
+        i += len;
     }
-    int rc = buf_putc(out, '"');
+    return rc == -E2BIG ? 0 : rc;
+}
+
+/* S as a JSON string Glue accepts (glue_clean). */
+static int json_glue(struct buf *out, const char *s, size_t max, bool name)
+{
+    struct buf tmp;
+    buf_init(&tmp, max + 8);
+    int rc = glue_clean(s, max, name, &tmp);
     if (!rc)
-        rc = buf_put_json_str(out, s ? s : "", n);
-    if (!rc)
-        rc = buf_putc(out, '"');
+        rc = json_str(out, tmp.data ? tmp.data : "");
+    buf_release(&tmp);
+    return rc;
+}
+
+/* A column type as Glue takes it: one longer than Glue's limit is string
+ * (the SerDe then hands the value over as text). */
+static const char *glue_type(const char *type)
+{
+    return type && strlen(type) <= GLUE_TYPE_MAX ? type : "string";
+}
+
+int render_schema(const struct table_def *t, struct buf *out)
+{
+    struct buf n, ty;
+    buf_init(&n, GLUE_NAME_MAX + 8);
+    buf_init(&ty, GLUE_TYPE_MAX + 8);
+    int rc = 0;
+    for (size_t i = 0; i < t->ncols + t->npkeys && !rc; i++) {
+        const struct column *c = i < t->ncols ? &t->cols[i]
+                                              : &t->pkeys[i - t->ncols];
+        if (i == t->ncols)
+            rc = buf_puts(out, "\n# Partition Information\n"
+                               "# col_name\tdata_type\n");
+        if (!rc)
+            rc = glue_clean(c->name, GLUE_NAME_MAX, true, &n);
+        if (!rc)
+            rc = glue_clean(glue_type(c->type), GLUE_TYPE_MAX, true, &ty);
+        if (!rc)
+            rc = buf_printf(out, "%s\t%s\n", n.data, ty.data);
+    }
+    buf_release(&n);
+    buf_release(&ty);
     return rc;
 }
 
@@ -182,11 +256,11 @@ static int json_kvs(struct buf *out, const struct kvs *p, const char *indent)
     for (size_t i = 0; i < p->n && !rc; i++) {
         rc = buf_printf(out, "%s\n%s  ", i ? "," : "", indent);
         if (!rc)
-            rc = json_str(out, p->a[i].k);
+            rc = json_glue(out, p->a[i].k, GLUE_NAME_MAX, true);
         if (!rc)
             rc = buf_puts(out, ": ");
         if (!rc)
-            rc = json_str(out, p->a[i].v);
+            rc = json_glue(out, p->a[i].v, GLUE_VALUE_MAX, false);
     }
     if (!rc)
         rc = p->n ? buf_printf(out, "\n%s}", indent) : buf_puts(out, "}");
@@ -200,11 +274,11 @@ static int json_cols(struct buf *out, const struct column *c, size_t n,
     for (size_t i = 0; i < n && !rc; i++) {
         rc = buf_printf(out, "%s\n%s  {\"Name\": ", i ? "," : "", indent);
         if (!rc)
-            rc = json_str_max(out, c[i].name, 255);
+            rc = json_glue(out, c[i].name, GLUE_NAME_MAX, true);
         if (!rc)
             rc = buf_puts(out, ", \"Type\": ");
         if (!rc)
-            rc = json_str(out, c[i].type);
+            rc = json_glue(out, glue_type(c[i].type), GLUE_TYPE_MAX, true);
         if (!rc)
             rc = buf_puts(out, "}");
     }
@@ -219,7 +293,7 @@ int render_table_json(const struct table_def *t, struct buf *out)
     hive_fmt_of(t, &h);
     int rc = buf_puts(out, "{\n  \"Name\": ");
     if (!rc)
-        rc = json_str(out, t->name);
+        rc = json_glue(out, t->name, GLUE_NAME_MAX, true);
     if (!rc)
         rc = buf_puts(out, ",\n  \"StorageDescriptor\": {\n    \"Columns\": ");
     if (!rc)
@@ -227,7 +301,7 @@ int render_table_json(const struct table_def *t, struct buf *out)
     if (!rc)
         rc = buf_puts(out, ",\n    \"Location\": ");
     if (!rc)
-        rc = json_str(out, t->location);
+        rc = json_glue(out, t->location, GLUE_LOCATION_MAX, false);
     if (!rc)
         rc = buf_puts(out, ",\n    \"InputFormat\": ");
     if (!rc)
@@ -307,16 +381,25 @@ static int sql_str(struct buf *out, const char *s)
 
 static int ddl_cols(struct buf *out, const struct column *c, size_t n)
 {
+    struct buf nm, ty;
+    buf_init(&nm, GLUE_NAME_MAX + 8);
+    buf_init(&ty, GLUE_TYPE_MAX + 8);
     int rc = buf_puts(out, "(\n");
     for (size_t i = 0; i < n && !rc; i++) {
         rc = buf_puts(out, "  ");
         if (!rc)
-            rc = sql_ident(out, c[i].name);
+            rc = glue_clean(c[i].name, GLUE_NAME_MAX, true, &nm);
         if (!rc)
-            rc = buf_printf(out, " %s%s", c[i].type, i + 1 < n ? ",\n" : ")");
+            rc = glue_clean(glue_type(c[i].type), GLUE_TYPE_MAX, true, &ty);
+        if (!rc)
+            rc = sql_ident(out, nm.data);
+        if (!rc)
+            rc = buf_printf(out, " %s%s", ty.data, i + 1 < n ? ",\n" : ")");
     }
     if (!rc && !n)
         rc = buf_puts(out, ")");
+    buf_release(&nm);
+    buf_release(&ty);
     return rc;
 }
 

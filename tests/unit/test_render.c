@@ -177,15 +177,66 @@ static void test_table_json(void)
         CHECK(s && strstr(s, want[i]), "missing %s in %s", want[i], s);
     free(s);
 
-    /* Escaping: quotes, backslashes and control characters in names. */
+    /* Escaping: quotes and backslashes in names; control characters in
+     * names become '_' (Glue's NameString pattern refuses them), in
+     * parameter values they are escaped (no pattern there). */
     struct column odd[] = {{W("a\"b\\c\x01"), W("string")}};
     t.cols = odd;
     t.ncols = 1;
     t.fmt.delimiter = '\x01';
     s = render(render_table_json, &t);
-    CHECK(s && strstr(s, "\"a\\\"b\\\\c\\u0001\""), "%s", s);
+    CHECK(s && strstr(s, "\"a\\\"b\\\\c_\""), "%s", s);
     CHECK(s && strstr(s, "\"field.delim\": \"\\u0001\""), "%s", s);
     free(s);
+
+    /* Bytes that are not UTF-8 (a Latin-1 header) become U+FFFD, so the
+     * document stays JSON; a newline in a name becomes '_' everywhere. */
+    struct column latin[] = {{W("caf\xe9"), W("string")},
+                             {W("two\nlines"), W("struct<a\tb:int>")}};
+    t.cols = latin;
+    t.ncols = 2;
+    s = render(render_table_json, &t);
+    CHECK(s && strstr(s, "\"caf\xef\xbf\xbd\""), "%s", s);
+    CHECK(s && strstr(s, "\"two_lines\", \"Type\": \"struct<a_b:int>\""),
+          "%s", s);
+    free(s);
+    s = render(render_schema, &t);
+    CHECK(s && strstr(s, "two_lines\tstruct<a_b:int>\n"), "%s", s);
+    free(s);
+    s = render(render_ddl, &t);
+    CHECK(s && strstr(s, "`two_lines` struct<a_b:int>"), "%s", s);
+    free(s);
+
+    /* A type longer than Glue's ColumnTypeString (131072) is string. */
+    size_t big = 131073;
+    char *huge = malloc(big + 1);
+    CHECK(huge != NULL, "malloc");
+    if (huge) {
+        memset(huge, 'x', big);
+        huge[big] = '\0';
+        struct column hc[] = {{W("h"), huge}};
+        t.cols = hc;
+        t.ncols = 1;
+        s = render(render_table_json, &t);
+        CHECK(s && strstr(s, "{\"Name\": \"h\", \"Type\": \"string\"}"), "%s",
+              s ? "(long)" : "NULL");
+        free(s);
+        free(huge);
+    }
+
+    /* DEPRECATE_IN_DATABASE: Glue's parameter, epoch milliseconds. */
+    t = weather();
+    t.deprecated = true;
+    t.updated = 1700000000;
+    s = render(render_table_json, &t);
+    CHECK(s && strstr(s, "\"DEPRECATED_BY_CRAWLER\": \"1700000000000\""), "%s",
+          s);
+    free(s);
+    t.deprecated = false;
+    s = render(render_table_json, &t);
+    CHECK(s && !strstr(s, "DEPRECATED_BY_CRAWLER"), "%s", s);
+    free(s);
+    t.cols = odd;
 
     /* Glue limits a column Name to 255 bytes: a longer one is cut, never
      * inside a UTF-8 sequence ("\xc3\xa9" straddles byte 255 here). */
@@ -303,16 +354,27 @@ static void test_sanitize(void)
         {"my-bucket.2024", "my_bucket_2024"},
         {"a b/c", "a_b_c"},
         {"ok_name_9", "ok_name_9"},
-        {"caf\xc3\xa9", "caf__"},
+        {"caf\xc3\xa9", "caf_"},            /* one '_' per character */
+        {"\xc3\x9c" "ber", "_ber"},
+        {"x\xf0\x9f\x98\x80y", "x_y"},      /* 4-byte character */
+        {"caf\xe9", "caf_"},                /* Latin-1, not UTF-8 */
+        {"\x80\x80z", "__z"},              /* stray continuation bytes */
+        {"Sales Data-2020", "sales_data_2020"},
         {"", ""},
     };
-    char out[64];
+    char out[256];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         catalog_sanitize_name(cases[i].in, out, sizeof out);
         CHECK_STR(out, cases[i].want);
     }
     catalog_sanitize_name("abcdef", out, 4);
     CHECK_STR(out, "abc");
+    /* Glue's 255: a 300-character folder name gives 255 characters. */
+    char longin[301];
+    memset(longin, 'A', 300);
+    longin[300] = '\0';
+    catalog_sanitize_name(longin, out, sizeof out);
+    CHECK(strlen(out) == 255 && out[0] == 'a', "%zu", strlen(out));
 }
 
 int main(void)
