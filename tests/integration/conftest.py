@@ -12,6 +12,12 @@ The `lake` fixture is parametrised over both object stores:
 Each test gets its own state_dir, cache_dir and buckets, and a daemon run in
 the foreground (`gluefs -f`) whose stderr is checked after the test for
 sanitizer reports and unexpected error lines (Lake.allow_errors()).
+
+Every table a test makes is checked against Glue's model: at the end of
+each passing test, every gluefs mount below the test's `work` folder has
+each catalog/*/*/table.json validated as a CreateTable TableInput
+(gluevalidate.py), and so does Lake.unmount() when a test unmounts
+itself.  A mount that never crawled costs one readdir of catalog/.
 """
 import hashlib
 import os
@@ -30,6 +36,8 @@ import botocore.config
 import botocore.session
 import pytest
 
+import gluevalidate
+
 REPO = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("GLUEFS_BUILD") or REPO / "build")
 GLUEFS = BUILD / "gluefs"
@@ -37,6 +45,7 @@ SAMPLES = REPO / "tools" / "node_modules" / "vega-datasets" / "data"
 ACCESS_KEY = "S3RVER"
 SECRET_KEY = "S3RVER"
 DEFAULT_TEST_TIMEOUT = 300  # seconds; @pytest.mark.timeout_s(N) overrides
+CATALOG_CHECK_TIMEOUT = 120  # seconds for validating one mount's catalog
 
 SANITIZER_RE = re.compile(r"ERROR: AddressSanitizer|ERROR: LeakSanitizer|"
                           r"runtime error:|ThreadSanitizer|"
@@ -129,6 +138,64 @@ def wait_until(pred, timeout, interval=0.1, what="condition"):
             return v
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def gluefs_mounts_under(base):
+    """Mount points of gluefs (fstype fuse.gluefs) below folder BASE."""
+    base = os.path.realpath(str(base)) + "/"
+    out = []
+    with open("/proc/mounts") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) < 3 or parts[2] != "fuse.gluefs":
+                continue
+            mp = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)),
+                        parts[1])
+            if mp.startswith(base):
+                out.append(mp)
+    return out
+
+
+def check_catalog(mnt, timeout=CATALOG_CHECK_TIMEOUT):
+    """Validate every catalog/*/*/table.json of the mount MNT as a Glue
+    TableInput (gluevalidate.py), in a thread so that a hung mount fails
+    the check instead of hanging the test.  Returns a list of errors."""
+    result = []
+
+    def run():
+        try:
+            result.append(gluevalidate.validate_catalog(mnt)[1])
+        except Exception as e:  # a broken mount, an unreadable listing
+            result.append([f"cannot walk {mnt}/catalog: {e!r}"])
+
+    th = threading.Thread(target=run, daemon=True)
+    th.start()
+    th.join(timeout)
+    if th.is_alive():
+        return [f"{mnt}/catalog: not validated within {timeout}s"]
+    return result[0]
+
+
+def catalog_failure_text(mnt, errors):
+    return (f"table.json under {mnt}/catalog is not a valid Glue "
+            f"TableInput:\n" + "\n".join(errors[:40]))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_call(item):
+    """After a test body passed: validate the catalog of every gluefs mount
+    still up below its `work` folder (runs after pytest's own
+    pytest_runtest_call; a failing test never gets here)."""
+    work = item.funcargs.get("work") if hasattr(item, "funcargs") else None
+    if work is None:
+        return
+    lake = item.funcargs.get("lake")
+    if isinstance(lake, Lake):
+        lake.check_on_unmount = False
+    for mnt in gluefs_mounts_under(work):
+        errors = check_catalog(mnt)
+        if errors:
+            pytest.fail(catalog_failure_text(mnt, errors), pytrace=False)
 
 
 # --------------------------------------------------------------------------
@@ -328,6 +395,7 @@ class Lake:
         if backend == "local":
             self.local_dir.mkdir(exist_ok=True)
         self.proc = None
+        self.check_on_unmount = True  # validate the catalog (see top)
         self.stderr_files = []
         self.allowed = []
         self.buckets = []
@@ -412,12 +480,24 @@ class Lake:
 
     def unmount(self, timeout=60):
         """Clean unmount (fusermount3 -u, lazily if busy), then wait for the
-        daemon to exit; terminate, then kill it if it does not."""
+        daemon to exit; terminate, then kill it if it does not.  While the
+        test runs, the catalog is validated first (AssertionError after
+        the unmount if a table.json is not a Glue TableInput)."""
         if self.proc is None:
             if os.path.ismount(self.mnt):
                 subprocess.run(["fusermount3", "-u", "-z", str(self.mnt)],
                                capture_output=True)
             return None
+        errors = []
+        if (self.check_on_unmount and self.proc.poll() is None
+                and os.path.ismount(self.mnt)):
+            errors = check_catalog(self.mnt)
+        rc = self._unmount(timeout)
+        if errors:
+            raise AssertionError(catalog_failure_text(self.mnt, errors))
+        return rc
+
+    def _unmount(self, timeout):
         r = subprocess.run(["fusermount3", "-u", str(self.mnt)],
                            capture_output=True)
         if r.returncode != 0 and os.path.ismount(self.mnt):
@@ -602,6 +682,7 @@ def lake(request, gluefs_bin, s3_endpoint, s3client, work):
         yield lk
     finally:
         timer.cancel()
+        lk.check_on_unmount = False  # done after the test body, if it passed
         try:
             lk.unmount()
         finally:
