@@ -471,6 +471,7 @@ static int infer_json(const char *data, size_t n, size_t skipped,
              "json");
     out->records = records;
     out->sample_bytes = partial ? skipped + n : sample_bytes;
+    out->partial = partial;
     out->reason[0] = '\0';
 done:
     jval_free(rec);

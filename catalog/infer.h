@@ -21,6 +21,11 @@ struct infer_result {
     size_t ncols;
     uint64_t records;         /* records seen in the sample */
     uint64_t sample_bytes;    /* bytes of the sample that held them */
+    bool partial;             /* JSON: the sample ended inside its first
+                                 record (one large document, e.g. a 1.2 MB
+                                 GeoJSON object): the columns are those of
+                                 the part seen, and a larger sample (Glue
+                                 reads JSON up to 10 MB) would show more */
     char reason[256];         /* UNKNOWN: why, e.g. "binary data (NUL bytes
                                  at offset 12)", "empty object" */
 };

@@ -824,12 +824,40 @@ static void test_real_files(void)
     }
 }
 
+/* ------------------------------------------------------------------ */
+/* infer_result.partial: the sample ended inside its first JSON record,
+ * so the crawler knows a larger sample would show more columns. */
+
+static void test_partial(void)
+{
+    static const struct {
+        const char *in;
+        bool truncated, want;
+    } cases[] = {
+        {"{\"type\":\"x\",\"features\":[{\"a\":1},{\"a\"", true, true},
+        {"{\"a\":1}\n{\"a\":2}\n{\"a\":3,\"b\":\"x", true, false},
+        {"[{\"a\":1},\n{\"a\":2},\n{\"a\":", true, false},
+        {"{\"type\":\"x\",\"features\":[{\"a\":1}]}", false, false},
+        {"a,b\n1,2\n3,", true, false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct infer_result r;
+        int rc = infer_sample(cases[i].in, strlen(cases[i].in),
+                              cases[i].truncated, &r);
+        CHECK(rc == 0, "partial %zu: rc %d", i, rc);
+        CHECK(r.partial == cases[i].want, "partial %zu: %d, want %d", i,
+              r.partial, cases[i].want);
+        infer_result_release(&r);
+    }
+}
+
 int main(void)
 {
     test_text_types();
     test_merges();
     test_schema_merge();
     test_samples();
+    test_partial();
     test_prefixes();
     test_caps();
     test_real_files();
