@@ -72,13 +72,18 @@ static const char *col_text(sqlite3_stmt *st, int i)
 
 /* ---- the run's log ---- */
 
-void crawl_run_log(struct run *r, int level, const char *fmt, ...)
+/* How full the run's log may get before a kind of line is left out (the
+ * counts go to the summary): per-object "Classified" lines first, then
+ * everything but the summary, so that the lines naming objects left out
+ * of tables and the summary itself always fit in a big crawl. */
+#define LOG_OBJECT_LINES_UPTO(max) ((max) / 2)
+#define LOG_LINES_UPTO(max) ((max) - (16u << 10))
+
+static void run_vlog(struct run *r, enum crawl_log_kind kind, int level,
+                     const char *fmt, va_list ap)
 {
     char msg[1200];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     LOG_AT(level, "crawler '%s': %s", r->name, msg);
     if (level >= LOG_DEBUG)
         return;
@@ -89,13 +94,30 @@ void crawl_run_log(struct run *r, int level, const char *fmt, ...)
                                                                       : "INFO";
     pthread_mutex_lock(&crawl_lock);
     struct buf *b = &r->c->log;
-    if (b->len < b->max) {
-        if (buf_printf(b, "%s %s : %s\n", ts, lv, msg) == -E2BIG) {
-            int rc = buf_puts(b, "... log truncated\n");
-            (void)rc;
-        }
-    }
+    size_t upto = kind == CRAWL_LOG_OBJECT ? LOG_OBJECT_LINES_UPTO(b->max)
+                  : kind == CRAWL_LOG_LINE ? LOG_LINES_UPTO(b->max)
+                                           : b->max;
+    if (b->len >= upto ||
+        buf_printf(b, "%s %s : %s\n", ts, lv, msg) == -E2BIG)
+        r->log_omitted++;
     pthread_mutex_unlock(&crawl_lock);
+}
+
+void crawl_run_log(struct run *r, int level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    run_vlog(r, CRAWL_LOG_LINE, level, fmt, ap);
+    va_end(ap);
+}
+
+void crawl_run_log_kind(struct run *r, enum crawl_log_kind kind, int level,
+                        const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    run_vlog(r, kind, level, fmt, ap);
+    va_end(ap);
 }
 
 static void cobj_release(struct cobj *o)
@@ -1162,7 +1184,8 @@ int crawl_run(struct run *r, char *err, size_t errlen)
             crawl_run_log(r, LOG_WARNING, "Skipped '%s': cannot read it: %s", url,
                     strerror(-o->err));
         } else if (!o->reason) {
-            crawl_run_log(r, LOG_INFO, "Classified %s as %s%s%s", url,
+            crawl_run_log_kind(r, CRAWL_LOG_OBJECT, LOG_INFO,
+                    "Classified %s as %s%s%s", url,
                     o->fmt.classification,
                     strcmp(o->fmt.compression, "none") ? " compressed with "
                                                         : "",

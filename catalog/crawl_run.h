@@ -101,6 +101,7 @@ struct run {
     uint64_t sample_limit;
     unsigned errors;
     size_t skipped;      /* objects left out of every table, logged */
+    size_t log_omitted;  /* lines the capped log left out (crawl_lock) */
 };
 
 /* Guards every struct crawler field and the crawler list (crawler.c). */
@@ -113,10 +114,20 @@ static inline bool crawl_run_cancelled(const struct run *r)
 }
 
 /* Append a line to the run's log (crawlers/NAME/log) as
- * "<ISO time> <LEVEL> <message>" and to the daemon's log; LOG_DEBUG lines
- * go to the daemon's log only.  The log is capped at 1 MiB per run. */
+ * "<ISO time> <LEVEL> : <message>" (LEVEL INFO, WARN or ERROR, as Glue's
+ * crawler logs read) and to the daemon's log; LOG_DEBUG lines go to the
+ * daemon's log only.  The run's log is capped (1 MiB): per-object lines
+ * (CRAWL_LOG_OBJECT: "Classified ...") stop at half of it, other lines
+ * 16 KiB before the end, so the lines naming skipped objects and the
+ * summary (CRAWL_LOG_SUMMARY) still fit; R->log_omitted counts the lines
+ * left out. */
+enum crawl_log_kind { CRAWL_LOG_OBJECT, CRAWL_LOG_LINE, CRAWL_LOG_SUMMARY };
+
 void crawl_run_log(struct run *r, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+void crawl_run_log_kind(struct run *r, enum crawl_log_kind kind, int level,
+                        const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* The run proper (crawl_run.c): list R's targets (every allowed bucket for
  * the default crawler without targets), group objects into tables, reuse

@@ -279,7 +279,8 @@ static void *run_thread(void *arg)
 {
     struct run *r = arg;
     char err[512] = "";
-    crawl_run_log(r, LOG_INFO, "Crawler %s started", r->name);
+    crawl_run_log_kind(r, CRAWL_LOG_SUMMARY, LOG_INFO, "Crawler %s started",
+                       r->name);
     int rc = crawl_run(r, err, sizeof err);
     int64_t elapsed = (mono_ms() - r->t0 + 500) / 1000;
 
@@ -295,13 +296,20 @@ static void *run_thread(void *arg)
                                             : "FAILED";
     if (rc && rc != -ECANCELED && !err[0])
         snprintf(err, sizeof err, "%s", strerror(-rc));
-    crawl_run_log(r, rc && rc != -ECANCELED ? LOG_ERR : LOG_INFO,
+    pthread_mutex_lock(&crawl_lock);
+    size_t omitted = r->log_omitted;
+    pthread_mutex_unlock(&crawl_lock);
+    char more[64] = "";
+    if (omitted)
+        snprintf(more, sizeof more, " (%zu log lines left out)", omitted);
+    crawl_run_log_kind(r, CRAWL_LOG_SUMMARY,
+            rc && rc != -ECANCELED ? LOG_ERR : LOG_INFO,
             "Crawler %s finished: %s in %" PRId64 "s: %" PRIu64
             " objects scanned, %zu new or changed read (%" PRIu64
             " bytes), %zu skipped, %" PRIu64 " tables created, %" PRIu64
-            " updated, %" PRIu64 " deprecated%s%s",
+            " updated, %" PRIu64 " deprecated%s%s%s",
             r->name, result, elapsed, scanned, r->ntodo, bytes, r->skipped,
-            created, updated, deleted, err[0] ? ": " : "", err);
+            created, updated, deleted, more, err[0] ? ": " : "", err);
 
     pthread_mutex_lock(&crawl_lock);
     snprintf(c->last_run, sizeof c->last_run, "%s", result);

@@ -617,3 +617,33 @@ def test_every_table_json_is_a_valid_glue_table_input(lake):
         assert any(why in e for e in errs), (why, errs)
     assert gluevalidate.validate(b'{"Name": "caf\xe9"}')  # not UTF-8
     assert gluevalidate.validate('{"Name": "a", "Name": "b"}')  # duplicate key
+
+
+def test_big_crawl_log_keeps_every_skip_and_the_summary(lake):
+    """The log is capped (1 MiB): per-object "Classified" lines give way
+    first, so every object left out and the summary are still named."""
+    if lake.backend != "local":
+        pytest.skip("7,000 objects: the local store is quick enough")
+    b = lake.bucket
+    root = lake.local_dir / b / "big"
+    root.mkdir(parents=True)
+    for i in range(7000):
+        (root / f"p-{i:05d}.csv").write_bytes(b"id,v\n%d,1\n" % i)
+    for i in range(20):
+        (root / f"zz-bad-{i:02d}.bin").write_bytes(bytes(range(256)) * 4)
+    lake.allow_errors(r"zz-bad")
+    lake.mount()
+    st = lake.crawl()
+    assert st["last_run"] == "SUCCEEDED", st
+    text = read_text(lake.path("crawlers", "default", "log"))
+    assert len(text.encode()) <= 1 << 20
+    msgs = messages(lake)
+    for i in range(20):
+        one(msgs, f"s3://{b}/big/zz-bad-{i:02d}.bin': classification UNKNOWN")
+    classified = [m for m in msgs if m.startswith("Classified ")]
+    assert 1000 < len(classified) < 7000, len(classified)
+    m = re.search(r"(\d+) log lines left out", msgs[-1])
+    assert msgs[-1].startswith("Crawler default finished: SUCCEEDED"), msgs[-1]
+    assert m and int(m.group(1)) == 7000 - len(classified), msgs[-1]
+    assert "7020 objects scanned" in msgs[-1] and "20 skipped" in msgs[-1]
+    assert tstats(lake, lake.database_of(b), "big")["objects"] == "7000"
