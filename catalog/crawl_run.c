@@ -960,16 +960,33 @@ static int dep_db_cb(void *ctx, const char *name)
     return crawl_strv_push(&d->names, &d->n, name, strlen(name));
 }
 
-static bool table_seen(const struct run *r, const char *db, const char *name,
-                       const bool *written)
+/* The index of table DB.NAME in this run, or SIZE_MAX if no object of
+ * the run belongs to it. */
+static size_t table_index(const struct run *r, const char *db,
+                          const char *name)
 {
     for (size_t i = 0; i < r->ntables; i++)
-        if (written[i] && !strcmp(r->tables[i].database, db) &&
+        if (!strcmp(r->tables[i].database, db) &&
             !strcmp(r->tables[i].name, name))
-            return true;
-    return false;
+            return i;
+    return SIZE_MAX;
 }
 
+/* Objects of run table CT that could not be read (an error, not a
+ * classification). */
+static size_t unreadable(const struct run *r, const struct ctable *ct)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ct->nobjs; i++)
+        if (r->objs[ct->objs[i]].err)
+            n++;
+    return n;
+}
+
+/* Deprecate (Glue's DEPRECATE_IN_DATABASE) this crawler's tables that the
+ * run did not write: their folder is gone or holds nothing it could
+ * classify.  A table whose objects could not be read (a store error) is
+ * kept as it was: an outage is not a deletion. */
 static int deprecate_vanished(struct run *r, const bool *written, int64_t now)
 {
     struct dep_ctx dbs = {r, NULL, NULL, 0};
@@ -978,12 +995,21 @@ static int deprecate_vanished(struct run *r, const bool *written, int64_t now)
         struct dep_ctx tabs = {r, dbs.names[i], NULL, 0};
         rc = catalog_list_tables(r->db, dbs.names[i], dep_db_cb, &tabs);
         for (size_t j = 0; j < tabs.n && !rc; j++) {
-            if (table_seen(r, dbs.names[i], tabs.names[j], written))
+            size_t ti = table_index(r, dbs.names[i], tabs.names[j]);
+            if (ti != SIZE_MAX && written[ti])
                 continue;
             struct table_def *t = NULL;
             if (catalog_get_table(r->db, dbs.names[i], tabs.names[j], &t))
                 continue;
-            if (t->crawler && !strcmp(t->crawler, r->name) && !t->deprecated) {
+            size_t bad = ti != SIZE_MAX ? unreadable(r, &r->tables[ti]) : 0;
+            if (!t->crawler || strcmp(t->crawler, r->name) || t->deprecated) {
+                /* another crawler's, or deprecated already */
+            } else if (bad) {
+                crawl_run_log(r, LOG_WARNING,
+                              "Kept table %s in database %s as it was: %zu "
+                              "of its objects could not be read",
+                              t->name, t->database, bad);
+            } else {
                 t->deprecated = true;
                 t->updated = now;
                 rc = catalog_put_table(r->db, t);
@@ -992,9 +1018,13 @@ static int deprecate_vanished(struct run *r, const bool *written, int64_t now)
                     r->c->tables_deleted++;
                     pthread_mutex_unlock(&crawl_lock);
                     crawl_run_log(r, LOG_INFO,
-                            "Deprecated table %s in database %s: its folder "
-                            "'%s' holds no data any more",
-                            t->name, t->database, t->location);
+                                  "Deprecated table %s in database %s: its "
+                                  "folder '%s' %s",
+                                  t->name, t->database, t->location,
+                                  ti == SIZE_MAX
+                                      ? "holds no data any more"
+                                      : "holds nothing that could be "
+                                        "classified");
                 }
             }
             table_def_free(t);

@@ -195,10 +195,12 @@ def test_other_formats_and_schemas_are_logged_never_split(lake):
     # JSON whose column types conflict: typed string, and said so
     st.put(b, "conf/a.json", b'{"v": 1, "w": 1}\n')
     st.put(b, "conf/b.json", b'{"v": {"x": 1}, "w": 2.5}\n')
+    # a partition key that is also a column: Athena would refuse the table
+    st.put(b, "dup/year=2020/a.csv", b"year,v\n2020,1\n")
     lake.mount()
     status = lake.crawl()
     db = lake.database_of(b)
-    assert tables(lake, db) == {"mixed", "pk", "conf"}
+    assert tables(lake, db) == {"mixed", "pk", "conf", "dup"}
     s = tstats(lake, db, "mixed")
     assert s["classification"] == "csv" and s["objects"] == "3", s
     assert schema(lake, db, "mixed")[0] == [
@@ -222,9 +224,10 @@ def test_other_formats_and_schemas_are_logged_never_split(lake):
     m = one(msgs, "Column v of table conf")
     assert "typed string" in m and f"s3://{b}/conf/b.json" in m
     assert not [x for x in msgs if "Column w" in x]
+    one(msgs, "Partition key year of table dup is also a column")
     summary = msgs[-1]
     assert re.search(r"\b3 skipped\b", summary), summary
-    assert status["tables_created"] == "3", status
+    assert status["tables_created"] == "4", status
 
 
 # --------------------------------------------------------------------------
@@ -428,12 +431,14 @@ def test_unchanged_recrawl_lists_only_and_changes_read_only_themselves(lake, sam
 
 class _DelayProxy:
     """A forwarding HTTP proxy in front of s3rver that holds each object GET
-    for DELAY seconds and records how many were in flight at once."""
+    for DELAY seconds and records how many were in flight at once; with
+    fail_gets set, object GETs get that HTTP status instead."""
 
-    def __init__(self, upstream, delay=0.3):
+    def __init__(self, upstream, delay=0.3, fail_gets=None):
         host, port = upstream.split("//", 1)[1].split(":")
         proxy = self
         self.delay = delay
+        self.fail_gets = fail_gets
         self.lock = threading.Lock()
         self.in_flight = 0
         self.max_in_flight = 0
@@ -459,6 +464,16 @@ class _DelayProxy:
                                                   proxy.in_flight)
                     time.sleep(proxy.delay)
                 try:
+                    if is_object_get and proxy.fail_gets:
+                        err = (b"<?xml version=\"1.0\"?><Error><Code>"
+                               b"ServiceUnavailable</Code><Message>injected"
+                               b"</Message></Error>")
+                        self.send_response_only(proxy.fail_gets)
+                        self.send_header("Content-Type", "application/xml")
+                        self.send_header("Content-Length", str(len(err)))
+                        self.end_headers()
+                        self.wfile.write(err)
+                        return
                     c = http.client.HTTPConnection(host, int(port), timeout=60)
                     hdrs = {k: v for k, v in self.headers.items()
                             if k.lower() not in ("connection", "keep-alive")}
@@ -514,6 +529,40 @@ def test_samples_are_fetched_in_parallel(lake):
         lake.unmount()
     finally:
         proxy.close()
+
+
+def test_an_outage_is_not_a_deletion(lake):
+    """Objects that cannot be read (the store answers 503) leave their
+    table as it was: never deprecated, never emptied; the log names them."""
+    if lake.backend != "s3":
+        pytest.skip("needs HTTP between gluefs and the store (a proxy)")
+    b = lake.bucket
+    lake.store.put(b, "w/a.csv", CSV3)
+    lake.mount(f"buckets={b}")
+    lake.crawl()
+    db = lake.database_of(b)
+    before = table_json(lake, db, "w")
+    lake.unmount()
+    lake.store.put(b, "w/a.csv", CSV3 + b"4,dee,1\n")  # changed: must be read
+    proxy = _DelayProxy(lake.endpoint, delay=0, fail_gets=503)
+    try:
+        lake.allow_errors(r"503", r"w/a\.csv", r"cannot read", r"unavailable")
+        lake.mount(f"buckets={b}", env={"AWS_ENDPOINT_URL": proxy.url})
+        st = lake.crawl()
+        assert st["tables_deleted"] == "0", st
+        assert tstats(lake, db, "w")["deprecated"] == "false"
+        assert table_json(lake, db, "w") == before
+        msgs = messages(lake)
+        one(msgs, f"Skipped 's3://{b}/w/a.csv': cannot read it")
+        one(msgs, f"Kept table w in database {db} as it was: 1 of its objects "
+                  f"could not be read")
+        lake.unmount()
+    finally:
+        proxy.close()
+    # the store is back: the change is read at the next crawl
+    lake.mount(f"buckets={b}")
+    st = lake.crawl()
+    assert tstats(lake, db, "w")["recordCount"] == "4"
 
 
 # --------------------------------------------------------------------------
