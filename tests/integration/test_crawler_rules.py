@@ -10,6 +10,8 @@ import http.server
 import json
 import os
 import re
+import shutil
+import subprocess
 import threading
 import time
 
@@ -666,6 +668,50 @@ def test_every_table_json_is_a_valid_glue_table_input(lake):
         assert any(why in e for e in errs), (why, errs)
     assert gluevalidate.validate(b'{"Name": "caf\xe9"}')  # not UTF-8
     assert gluevalidate.validate('{"Name": "a", "Name": "b"}')  # duplicate key
+
+    # DESIGN.md 3: `aws glue create-table --database-name D --table-input
+    # file://.../table.json` works as is.  The AWS CLI (its own, newer
+    # botocore) sends each one to a stand-in Glue endpoint that records it.
+    aws = shutil.which("aws")
+    if lake.backend != "local" or not aws:
+        return
+    got = []
+
+    class Glue(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            got.append((self.headers.get("X-Amz-Target"), json.loads(body)))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-amz-json-1.1")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Glue)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="y",
+               AWS_CONFIG_FILE=os.devnull, AWS_MAX_ATTEMPTS="1",
+               AWS_SHARED_CREDENTIALS_FILE=os.devnull)
+    try:
+        for t in sorted(want):
+            path = lake.path("catalog", db, t, "table.json")
+            r = subprocess.run(
+                [aws, "glue", "create-table", "--region", "us-east-1",
+                 "--endpoint-url", f"http://127.0.0.1:{srv.server_address[1]}",
+                 "--database-name", db, "--table-input", f"file://{path}"],
+                capture_output=True, text=True, env=env, timeout=120)
+            assert r.returncode == 0, (t, r.stdout + r.stderr)
+            target, req = got[-1]
+            assert target == "AWSGlue.CreateTable"
+            assert req == {"DatabaseName": db, "TableInput": table_json(lake, db, t)}
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert len(got) == len(want)
 
 
 def test_big_crawl_log_keeps_every_skip_and_the_summary(lake):
