@@ -213,7 +213,35 @@ static int table_for(struct run *r, const char *name, const char *location,
     return 0;
 }
 
-/* Leading k=v folders of DIRS ("a=1/b=2/x/"): fill O's partition fields. */
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* Hive writes some characters of a partition value as %XX in the folder
+ * name (FileUtils.escapePathName: ':' '=' '%' '/' ...); the value is the
+ * unescaped text, e.g. "ts=2020-01-01 10%3A00" is 2020-01-01 10:00. */
+static void unescape_value(char *v)
+{
+    char *w = v;
+    for (const char *p = v; *p; p++) {
+        int hi = p[0] == '%' ? hex_digit(p[1]) : -1;
+        int lo = hi >= 0 ? hex_digit(p[2]) : -1;
+        if (lo >= 0 && (hi || lo)) {
+            *w++ = (char)(hi << 4 | lo);
+            p += 2;
+        } else {
+            *w++ = *p;
+        }
+    }
+    *w = '\0';
+}
+
+/* Leading k=v folders of DIRS ("a=1/b=2/x/"): fill O's partition fields
+ * (keys lower-cased, values unescaped). */
 static int parse_partitions(struct cobj *o, const char *dirs)
 {
     const char *s = dirs, *start = dirs;
@@ -233,6 +261,7 @@ static int parse_partitions(struct cobj *o, const char *dirs)
         for (char *k = o->pkeys[n]; *k; k++)
             if (*k >= 'A' && *k <= 'Z')
                 *k = (char)(*k - 'A' + 'a');
+        unescape_value(o->pvals[n]);
         s = slash + 1;
     }
     o->pseg = strndup(start, (size_t)(s - start));
@@ -832,6 +861,9 @@ static int table_write(struct run *r, struct ctable *ct, int64_t now,
             continue;
         for (size_t j = 0; j < npkeys && !rc; j++) {
             const char *v = o->pvals[j];
+            /* Hive's name for a NULL partition value: no evidence */
+            if (!strcmp(v, "__HIVE_DEFAULT_PARTITION__"))
+                continue;
             const char *vt = infer_text_type(v, strlen(v));
             if (!vt)
                 vt = "string";
@@ -1099,6 +1131,34 @@ static int save_objects(struct run *r, bool complete)
     return state_commit(r->db);
 }
 
+/* A table made of the objects directly in a target (or of k=v folders at
+ * its root) has the target as its location, which also holds the folders
+ * of the target's other tables: Athena and Spark reading it read theirs
+ * too.  Said once per such table. */
+static void warn_overlaps(struct run *r)
+{
+    for (size_t i = 0; i < r->ntables; i++) {
+        const struct ctable *t = &r->tables[i];
+        if (strcmp(t->location, r->sp.targets[t->target]))
+            continue;
+        size_t others = 0;
+        const char *example = NULL;
+        for (size_t j = 0; j < r->ntables; j++)
+            if (j != i && r->tables[j].target == t->target) {
+                others++;
+                example = r->tables[j].name;
+            }
+        if (others)
+            crawl_run_log(r, LOG_WARNING,
+                          "Table %s is the objects directly in '%s', a "
+                          "location that also holds the folders of %zu "
+                          "other tables (e.g. %s): readers of %s (Athena, "
+                          "Spark) read those too; move its objects into a "
+                          "folder of their own",
+                          t->name, t->location, others, example, t->name);
+    }
+}
+
 struct bucket_list {
     const struct gluefs *g;
     char **names;
@@ -1199,6 +1259,7 @@ int crawl_run(struct run *r, char *err, size_t errlen)
     sqlite3_finalize(prev);
     if (rc)
         return rc;
+    warn_overlaps(r);
     crawl_run_log(r, LOG_INFO, "%zu objects listed, %zu new or changed to classify",
             r->nobjs, r->ntodo);
     crawl_sample_all(r);

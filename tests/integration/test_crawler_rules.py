@@ -155,10 +155,17 @@ def test_kv_folders_are_typed_partitions(lake):
     for y, m, d in parts:
         st.put(b, f"clicks/year={y}/Month={m}/day={d}/part-0.csv", CSV3)
         st.put(b, f"clicks/year={y}/Month={m}/day={d}/part-1.csv", CSV3)
+    # Hive's escaping of partition values, and its NULL partition
+    st.put(b, "ev/ts=2020-01-01 10%3A00%3A00/a.csv", CSV3)
+    st.put(b, "ev/ts=__HIVE_DEFAULT_PARTITION__/a.csv", CSV3)
     lake.mount()
     lake.crawl()
     db = lake.database_of(b)
-    assert tables(lake, db) == {"clicks"}
+    assert tables(lake, db) == {"clicks", "ev"}
+    assert schema(lake, db, "ev")[1] == [("ts", "timestamp")]
+    assert read_text(lake.path("catalog", db, "ev", "partitions")).splitlines() == [
+        f"ts=2020-01-01 10:00:00\ts3://{b}/ev/ts=2020-01-01 10%3A00%3A00/",
+        f"ts=__HIVE_DEFAULT_PARTITION__\ts3://{b}/ev/ts=__HIVE_DEFAULT_PARTITION__/"]
     cols, pkeys = schema(lake, db, "clicks")
     assert cols == [("id", "bigint"), ("name", "string"), ("score", "double")]
     # typed: a year is a number, "01" keeps its leading zero (string), a
@@ -269,6 +276,23 @@ def test_custom_crawler_targets_database_and_glue_excludes(lake):
         f"targets  = s3://{b1}/raw/")
     # the store still has every object (a crawler never writes to it)
     assert len(st.keys(b1, "raw/")) == 9
+
+
+def test_objects_directly_in_a_target_are_its_table(lake):
+    """Objects directly in a custom crawler's target make a table named
+    after the target's last folder; its location also holds the other
+    tables' folders, which the log points out."""
+    b, st = lake.bucket, lake.store
+    st.put(b, "raw/a.csv", CSV3)
+    st.put(b, "raw/x/b.csv", CSV3)
+    lake.mount()
+    run_spec(lake, "r", f"targets = s3://{b}/raw/\ndatabase = r\n")
+    assert tables(lake, "r") == {"raw", "x"}
+    assert table_json(lake, "r", "raw")["StorageDescriptor"]["Location"] == \
+        f"s3://{b}/raw/"
+    assert tstats(lake, "r", "raw")["objects"] == "1"
+    m = one(messages(lake, "r"), "Table raw is the objects directly in")
+    assert "1 other tables (e.g. x)" in m
 
 
 def test_interval_runs_the_crawler_again(lake):
