@@ -281,6 +281,11 @@ static int list_cb(void *ctx, const struct store_entry *e)
     const char *rel = e->key + plen;
     if (!*rel || e->key[klen - 1] == '/')
         return 0; /* a folder marker */
+    /* Hadoop's (EMR, s3n) folder markers "dir_$folder$" are not data */
+    static const char hadoop_marker[] = "_$folder$";
+    if (klen >= sizeof hadoop_marker - 1 &&
+        !strcmp(e->key + klen - (sizeof hadoop_marker - 1), hadoop_marker))
+        return 0;
     if (hidden_path(rel)) {
         log_debug("crawler '%s': skipped hidden 's3://%s/%s'", r->name,
                   r->cur_bucket, e->key);

@@ -118,6 +118,8 @@ def test_one_table_per_top_level_folder(lake):
         "_hidden/x.csv": CSV3,
         "sales/_SUCCESS": b"",
         "sales/.part.csv.crc": b"\x00\x01",
+        "sales_$folder$": b"",              # Hadoop's folder markers
+        "sales/2020_$folder$": b"",
     }
     for k, v in objs.items():
         st.put(b, k, v)
@@ -129,7 +131,8 @@ def test_one_table_per_top_level_folder(lake):
     # the store's view, through botocore / the local folder
     listed = st.keys(b, "sales/")
     data = {k: n for k, n in listed.items()
-            if not k.rsplit("/", 1)[-1].startswith(("_", "."))}
+            if not k.rsplit("/", 1)[-1].startswith(("_", "."))
+            and not k.endswith("$folder$")}
     s = tstats(lake, db, "sales")
     assert int(s["objects"]) == len(data) == 3, (s, listed)
     assert int(s["bytes"]) == sum(data.values()), (s, data)
@@ -140,7 +143,8 @@ def test_one_table_per_top_level_folder(lake):
         [("id", "bigint"), ("name", "string"), ("score", "double")], [])
     msgs = messages(lake)
     assert "not in a table folder" in one(msgs, f"s3://{b}/top.csv")
-    assert not [m for m in msgs if "_hidden" in m or "_SUCCESS" in m]
+    assert not [m for m in msgs if "_hidden" in m or "_SUCCESS" in m
+                or "$folder$" in m]
     # the table's data link leads to its folder
     assert os.readlink(lake.path("catalog", db, "sales", "data")) == \
         f"../../../s3/{b}/sales"
