@@ -21,7 +21,8 @@ import pytest
 
 from conftest import (BUILD, REPO, SAMPLES, Lake, LocalStore, S3Store,
                       read_text, _rmtree_safely)
-from test_catalog import read_schema, validate_table_input
+import gluevalidate
+from test_catalog import read_schema
 
 NODE_MODULES = REPO / "tools" / "node_modules"
 LAZY = "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"
@@ -337,8 +338,9 @@ def test_rule(rules_crawl, rule):
     assert cols == want["cols"], f"{rule}: schema"
     assert parts == []
 
-    tj = json.loads(read_text(t / "table.json"))
-    assert validate_table_input(tj) == ""
+    text = read_text(t / "table.json")
+    assert gluevalidate.validate(text.encode()) == []
+    tj = json.loads(text)
     params = tj["Parameters"]
     sd = tj["StorageDescriptor"]
     serde = sd["SerdeInfo"]
@@ -383,6 +385,10 @@ def test_rules_crawl_status(rules_crawl):
     st = rules_crawl.status
     assert st["last_run"] == "SUCCEEDED", st
     assert int(st["tables_created"]) == len(rules_crawl.rules), st
+    # every table.json is a Glue TableInput (the model's shape, lengths and
+    # patterns) that names its own table
+    n, errors = gluevalidate.validate_catalog(rules_crawl.lake.mnt)
+    assert errors == [] and n == len(rules_crawl.rules), errors
 
 
 # --------------------------------------------------------------------------
@@ -410,6 +416,8 @@ def test_sample_bound_is_an_option(lake):
         lake.path("catalog", db, "past", "stats")).splitlines())
     est = int(stats["recordCount"])
     assert 0.98 * 20001 <= est <= 1.02 * 20001, stats
+    n, errors = gluevalidate.validate_catalog(lake.mnt)
+    assert errors == [] and n == 2, errors
     # the crawler read about the bound, not the whole object
     st = lake.status("crawlers", "default")
     assert int(st["bytes_read"]) < len(past) // 2 + len(inside), st
