@@ -181,6 +181,12 @@ uint64_t reader_mem_bytes(uint64_t *idle)
 
 /* ---- read-ahead ---- */
 
+/* Bytes read since the window restarted (at a seek) before any chunk is
+ * fetched ahead of the reads, unless it restarted at byte 0: one buffered
+ * read after a seek becomes up to three 128 KiB kernel reads (384 KiB),
+ * which must not look like a sequential reader. */
+#define RUN_AHEAD ((uint64_t)512 << 10)
+
 enum chunk_state { C_QUEUED, C_LOADING, C_DONE };
 
 struct chunk {
@@ -210,6 +216,8 @@ struct reader {
     struct chunk *head, *tail; /* consecutive chunks */
     uint64_t fetch_end;        /* end of the last chunk (start if none) */
     uint64_t max_pos;          /* furthest byte asked for + 1 */
+    uint64_t run;              /* bytes read since the window restarted */
+    bool from_zero;            /* the window restarted at byte 0 */
     uint64_t window;
     uint64_t mem_max;          /* see READER_MEM_MIN */
     unsigned inflight;         /* chunks queued or loading */
@@ -419,6 +427,7 @@ static uint64_t chunk_size(const struct reader *r)
 static void pump(struct reader *r, uint64_t need_end)
 {
     uint64_t limit = r->max_pos + r->window;
+    bool ahead = r->from_zero || r->run >= RUN_AHEAD;
     for (;;) {
         uint64_t start = r->fetch_end;
         if (start >= r->size)
@@ -429,7 +438,8 @@ static void pump(struct reader *r, uint64_t need_end)
         if (r->size - start - len < cs / 2)
             len = r->size - start;
         if (start >= need_end &&
-            (r->inflight >= r->p.inflight_max || start + cs / 2 > limit ||
+            (!ahead || r->inflight >= r->p.inflight_max ||
+             start + cs / 2 > limit ||
              seg_used_bytes() + len > r->mem_max))
             break;
         struct chunk *c = chunk_new(start, (size_t)len);
@@ -454,19 +464,19 @@ static void pump(struct reader *r, uint64_t need_end)
 static void ensure_window(struct reader *r, uint64_t pos, uint64_t need_end)
 {
     bool covered = r->head && pos >= r->head->off && pos < r->fetch_end;
-    if (!covered) {
-        /* Just past the window (a reader faster than the read-ahead, or
-         * reads slightly out of order): still sequential. */
-        bool seq = r->head ? (pos >= r->fetch_end &&
-                              pos <= r->fetch_end + r->window)
-                           : (pos == r->max_pos && pos > 0);
+    /* Just past the window (the kernel's next read arriving before the
+     * read-ahead started, or reads slightly out of order): the same
+     * reader going on; the needed chunks fill the gap. */
+    bool next = pos >= r->fetch_end && pos <= r->fetch_end + chunk_size(r) &&
+                (r->head || pos > 0);
+    if (!covered && !next) {
+        /* A seek: start again small. */
         drop_all(r);
-        if (seq)
-            r->window *= 2;
-        else
-            r->window = pos == 0 ? r->p.window_first : r->p.window_seek;
+        r->window = pos == 0 ? r->p.window_first : r->p.window_seek;
         if (r->window > r->p.window_max)
             r->window = r->p.window_max;
+        r->run = 0;
+        r->from_zero = pos == 0;
         r->max_pos = pos;
         r->fetch_end = pos; /* the empty window starts here */
     } else {
@@ -515,6 +525,7 @@ ssize_t reader_read(struct reader *r, char *buf, size_t len, uint64_t off)
             have = want;
         if (have) {
             chunk_copy_out(c, in, buf + done, have);
+            r->run += have;
             c->used += have;
             stats_add(STAT_readahead_bytes_used, have);
             done += have;
@@ -524,8 +535,12 @@ ssize_t reader_read(struct reader *r, char *buf, size_t len, uint64_t off)
             err = c->err;
             if (!c->dropped) /* the next read retries */
                 drop_all(r);
-        } else if (!failed && in + want == c->len) {
-            /* A chunk consumed to its end: a sequential reader. */
+        } else if (!failed && in + want == c->len &&
+                   2 * r->run >= r->window) {
+            /* A chunk consumed to its end by a reader that has read
+             * half a window since the last seek: a sequential reader.  (One buffered
+             * read after a seek, with the kernel's read-ahead behind it,
+             * does not grow the window.) */
             r->window *= 2;
             if (r->window > r->p.window_max)
                 r->window = r->p.window_max;
