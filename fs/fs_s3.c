@@ -39,6 +39,8 @@
 #define LISTING_ROWS_MAX 2000000 /* rows one readdir collects at most */
 #define SKIP_LOG_SLOTS 4096
 #define LOOKUP_PAGE 1000 /* entries of one ListObjectsV2 page (max-keys) */
+#define PREFETCH_AHEAD 4    /* sibling folder listings fetched ahead */
+#define PREFETCH_MIN_DIRS 8 /* ... when the parent has this many folders */
 
 struct fss3_file {
     pthread_mutex_t lock;
@@ -72,9 +74,14 @@ static struct {
     struct fss3_file *writers;
     pthread_mutex_t skip_lock;
     uint64_t skip_seen[SKIP_LOG_SLOTS];
+    pthread_mutex_t pf_lock;    /* listings being fetched ahead */
+    pthread_cond_t pf_cond;
+    char pf_path[PREFETCH_AHEAD][PATH_MAX]; /* "" when free */
 } S = {
     .wlock = PTHREAD_MUTEX_INITIALIZER,
     .skip_lock = PTHREAD_MUTEX_INITIALIZER,
+    .pf_lock = PTHREAD_MUTEX_INITIALIZER,
+    .pf_cond = PTHREAD_COND_INITIALIZER,
 };
 
 /* ---- paths ---- */
@@ -400,10 +407,30 @@ static struct listing *listing_keep(const char *path,
 
 /* The listing of folder PATH (BUCKET, KEY), from the cache or the store;
  * every entry also fills the attribute cache. */
+/* Is PATH's listing being fetched ahead?  (S.pf_lock held) */
+static bool pf_busy(const char *path)
+{
+    for (int i = 0; i < PREFETCH_AHEAD; i++)
+        if (!strcmp(S.pf_path[i], path))
+            return true;
+    return false;
+}
+
 static int listing_get(const char *path, const char *bucket, const char *key,
                        struct listing **out)
 {
     *out = attrcache_get_listing(S.ac, path);
+    if (!*out) { /* being fetched ahead: wait for it rather than ask twice */
+        pthread_mutex_lock(&S.pf_lock);
+        bool waited = false;
+        while (pf_busy(path)) {
+            pthread_cond_wait(&S.pf_cond, &S.pf_lock);
+            waited = true;
+        }
+        pthread_mutex_unlock(&S.pf_lock);
+        if (waited)
+            *out = attrcache_get_listing(S.ac, path);
+    }
     if (*out) {
         stats_add(STAT_dir_cache_hits, 1);
         return 0;
@@ -672,6 +699,99 @@ static int fill_one(struct fill_ctx *fc, const char *name, const struct attr *a)
                       fc->plus ? FUSE_FILL_DIR_PLUS : (enum fuse_fill_dir_flags)0);
 }
 
+/* ---- listings fetched ahead for a walk (find, du, ls -R) ---- */
+
+struct pf_job {
+    struct reader_job job; /* first: the pool hands us this */
+    int slot;
+};
+
+static void pf_run(struct reader_job *j)
+{
+    struct pf_job *pj = (struct pf_job *)j;
+    const char *path = S.pf_path[pj->slot];
+    char bucket[BUCKET_MAX];
+    const char *key;
+    if (!split_path(path, bucket, &key) && *key) {
+        struct listing *l = attrcache_get_listing(S.ac, path);
+        char prefix[PATH_MAX];
+        if (!l && !dir_prefix(prefix, sizeof prefix, key)) {
+            stats_add(STAT_dir_cache_misses, 1);
+            struct list_ctx c = {bucket, prefix, strlen(prefix), {0}, 0, 0,
+                                 false};
+            if (!S.store->ops->list(S.store, bucket, prefix, "/", list_cb,
+                                    &c))
+                l = listing_keep(path, &c.bl);
+            entries_release(&c.bl);
+        }
+        listing_unref(l);
+    }
+    pthread_mutex_lock(&S.pf_lock);
+    S.pf_path[pj->slot][0] = '\0';
+    pthread_cond_broadcast(&S.pf_cond);
+    pthread_mutex_unlock(&S.pf_lock);
+    free(pj);
+}
+
+/* A walk reads folder PATH: when its parent holds many folders, fetch
+ * the listings of the next few sibling folders (in listing order, the
+ * order a walk takes) on the pool, so that the server works while the
+ * walker handles this one.  A plain `ls` of the parent fetches nothing
+ * ahead; the first folder read costs at most PREFETCH_AHEAD listings that
+ * may not be needed. */
+static void prefetch_siblings(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path || !S.ttl)
+        return;
+    char parent[PATH_MAX];
+    size_t plen = (size_t)(slash - path);
+    if (plen >= sizeof parent || !strchr(path + 1, '/'))
+        return;
+    memcpy(parent, path, plen);
+    parent[plen] = '\0';
+    struct listing *pl = attrcache_get_listing(S.ac, parent);
+    if (!pl)
+        return;
+    size_t dirs = 0;
+    for (size_t i = 0; i < pl->n && dirs < PREFETCH_MIN_DIRS; i++)
+        dirs += pl->e[i].is_dir;
+    const struct listing_entry *me = listing_find(pl, slash + 1);
+    char child[PATH_MAX];
+    int ahead = 0;
+    for (size_t i = me ? (size_t)(me - pl->e) + 1 : pl->n;
+         dirs >= PREFETCH_MIN_DIRS && i < pl->n && ahead < PREFETCH_AHEAD;
+         i++) {
+        if (!pl->e[i].is_dir)
+            continue;
+        ahead++;
+        int n = snprintf(child, sizeof child, "%s/%s", parent, pl->e[i].name);
+        if (n < 0 || (size_t)n >= sizeof child)
+            continue;
+        struct listing *cl = attrcache_get_listing(S.ac, child);
+        if (cl) {
+            listing_unref(cl);
+            continue;
+        }
+        pthread_mutex_lock(&S.pf_lock);
+        int slot = -1;
+        if (!pf_busy(child))
+            for (int k = 0; k < PREFETCH_AHEAD && slot < 0; k++)
+                if (!S.pf_path[k][0])
+                    slot = k;
+        struct pf_job *pj = slot >= 0 ? calloc(1, sizeof *pj) : NULL;
+        if (pj)
+            memcpy(S.pf_path[slot], child, (size_t)n + 1);
+        pthread_mutex_unlock(&S.pf_lock);
+        if (!pj)
+            continue;
+        pj->job.run = pf_run;
+        pj->slot = slot;
+        reader_pool_submit(S.upool, &pj->job);
+    }
+    listing_unref(pl);
+}
+
 int fss3_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
                  off_t off, struct fuse_file_info *fi,
                  enum fuse_readdir_flags flags)
@@ -691,6 +811,8 @@ int fss3_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
         rc = split_path(path, bucket, &key);
         if (!rc && !*key && !gluefs_bucket_allowed(S.g, bucket))
             rc = -ENOENT;
+        if (!rc && *key)
+            prefetch_siblings(path);
         if (!rc)
             rc = listing_get(path, bucket, key, &l);
         if (!rc && !l->n && *key) {

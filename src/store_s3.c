@@ -37,11 +37,27 @@
 #define S3_URL_MAX (64u << 10)
 #define S3_REGION_CACHE 64
 #define S3_REGION_MAX 32
+#define S3_MEMO_SLOTS 4
+#define S3_MEMO_TTL 2.0              /* seconds */
+#define S3_MEMO_BODY_MAX (4u << 20)  /* bytes of one kept page */
 
 /* A bucket found to live outside the configured region. */
 struct bucket_region {
     char bucket[64];
     char region[S3_REGION_MAX];
+};
+
+/* The first page of a listing whose reader stopped at its end although
+ * the listing goes on (a lookup that only asked whether a folder has
+ * anything in it).  The same listing asked for again within S3_MEMO_TTL
+ * starts from it instead of a request, once: `ls -l dir` then costs
+ * exactly ceil(N/1000) LISTs.  Writes through this store to the bucket
+ * drop it. */
+struct list_memo {
+    char *bucket, *prefix, *delimiter;
+    char *body;
+    size_t len;
+    double at; /* CLOCK_MONOTONIC seconds; 0: free */
 };
 
 struct s3 {
@@ -59,6 +75,8 @@ struct s3 {
     pthread_mutex_t mu; /* guards regions */
     struct bucket_region regions[S3_REGION_CACHE];
     unsigned nregions, next_region;
+    pthread_mutex_t memo_mu; /* guards memo */
+    struct list_memo memo[S3_MEMO_SLOTS];
 };
 
 /* One S3 call: request description, hooks' state, result. */
@@ -536,6 +554,96 @@ static int s3_list_buckets(struct store *st, store_list_cb cb, void *ctx)
     return rc;
 }
 
+/* ---- first pages kept for a listing asked again ---- */
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void memo_clear(struct list_memo *m)
+{
+    free(m->bucket);
+    free(m->prefix);
+    free(m->delimiter);
+    free(m->body);
+    memset(m, 0, sizeof *m);
+}
+
+static bool memo_is(const struct list_memo *m, const char *bucket,
+                    const char *prefix, const char *delimiter)
+{
+    return m->at && !strcmp(m->bucket, bucket) &&
+           !strcmp(m->prefix, prefix ? prefix : "") &&
+           !strcmp(m->delimiter, delimiter ? delimiter : "");
+}
+
+static void memo_put(struct s3 *s, const char *bucket, const char *prefix,
+                     const char *delimiter, const struct buf *body)
+{
+    if (body->len > S3_MEMO_BODY_MAX)
+        return;
+    struct list_memo n = {
+        strdup(bucket), strdup(prefix ? prefix : ""),
+        strdup(delimiter ? delimiter : ""), malloc(body->len + 1),
+        body->len, mono_now(),
+    };
+    if (!n.bucket || !n.prefix || !n.delimiter || !n.body) {
+        memo_clear(&n);
+        return;
+    }
+    memcpy(n.body, body->data, body->len);
+    n.body[body->len] = '\0';
+    pthread_mutex_lock(&s->memo_mu);
+    unsigned oldest = 0;
+    for (unsigned i = 0; i < S3_MEMO_SLOTS; i++) {
+        if (memo_is(&s->memo[i], bucket, prefix, delimiter) ||
+            !s->memo[i].at) {
+            oldest = i;
+            break;
+        }
+        if (s->memo[i].at < s->memo[oldest].at)
+            oldest = i;
+    }
+    memo_clear(&s->memo[oldest]);
+    s->memo[oldest] = n;
+    pthread_mutex_unlock(&s->memo_mu);
+}
+
+/* Take the kept first page of this listing into BODY, if fresh.  True
+ * when BODY now holds it. */
+static bool memo_take(struct s3 *s, const char *bucket, const char *prefix,
+                      const char *delimiter, struct buf *body)
+{
+    bool found = false;
+    double now = mono_now();
+    pthread_mutex_lock(&s->memo_mu);
+    for (unsigned i = 0; i < S3_MEMO_SLOTS; i++) {
+        struct list_memo *m = &s->memo[i];
+        if (m->at && now - m->at > S3_MEMO_TTL)
+            memo_clear(m);
+        if (!found && memo_is(m, bucket, prefix, delimiter)) {
+            buf_reset(body);
+            found = buf_append(body, m->body, m->len) == 0;
+            memo_clear(m);
+        }
+    }
+    pthread_mutex_unlock(&s->memo_mu);
+    return found;
+}
+
+/* A write to BUCKET: its kept pages may be stale. */
+static void memo_drop(struct s3 *s, const char *bucket)
+{
+    pthread_mutex_lock(&s->memo_mu);
+    for (unsigned i = 0; i < S3_MEMO_SLOTS; i++)
+        if (s->memo[i].at && !strcmp(s->memo[i].bucket, bucket))
+            memo_clear(&s->memo[i]);
+    pthread_mutex_unlock(&s->memo_mu);
+}
+
 /* ---- ListObjectsV2 ---- */
 
 static int s3_list(struct store *st, const char *bucket, const char *prefix,
@@ -551,23 +659,26 @@ static int s3_list(struct store *st, const char *bucket, const char *prefix,
         struct s3xml_list_page page;
         struct s3xml_error e;
         long status;
-        call_init(&c, s, "list", "GET", bucket, prefix, STAT_requests_list);
-        c.key = NULL; /* a bucket-level request */
-        c.msg_key = prefix;
-        add_query(&c, "list-type", "2");
-        if (prefix && prefix[0])
-            add_query(&c, "prefix", prefix);
-        if (delimiter && delimiter[0])
-            add_query(&c, "delimiter", delimiter);
-        add_query(&c, "max-keys", "1000");
-        add_query(&c, "encoding-type", "url");
-        if (token)
-            add_query(&c, "continuation-token", token);
-        c.body_out = &body;
-        rc = call_run(&c, &status, NULL);
-        call_release(&c);
-        if (rc)
-            break;
+        if (token || !memo_take(s, bucket, prefix, delimiter, &body)) {
+            call_init(&c, s, "list", "GET", bucket, prefix,
+                      STAT_requests_list);
+            c.key = NULL; /* a bucket-level request */
+            c.msg_key = prefix;
+            add_query(&c, "list-type", "2");
+            if (prefix && prefix[0])
+                add_query(&c, "prefix", prefix);
+            if (delimiter && delimiter[0])
+                add_query(&c, "delimiter", delimiter);
+            add_query(&c, "max-keys", "1000");
+            add_query(&c, "encoding-type", "url");
+            if (token)
+                add_query(&c, "continuation-token", token);
+            c.body_out = &body;
+            rc = call_run(&c, &status, NULL);
+            call_release(&c);
+            if (rc)
+                break;
+        }
         rc = s3xml_parse_list_objects(body.data, body.len, &page, &e);
         if (rc) {
             s3xml_list_page_release(&page);
@@ -584,6 +695,8 @@ static int s3_list(struct store *st, const char *bucket, const char *prefix,
         s3xml_list_page_release(&page);
         if (rc) {
             free(next);
+            if (rc > 0 && !token && more)
+                memo_put(s, bucket, prefix, delimiter, &body);
             if (rc > 0)
                 rc = 0;
             break;
@@ -881,6 +994,7 @@ static int s3_put(struct store *st, const char *bucket, const char *key,
     long status;
     if (len > STORE_PUT_MAX)
         return -EFBIG;
+    memo_drop(s, bucket);
     call_init(&c, s, "write", "PUT", bucket, key, STAT_requests_put);
     c.body = data;
     c.body_len = len;
@@ -1035,6 +1149,7 @@ static int s3_mpu_complete(struct store *st, const char *bucket,
         buf_release(&body);
         return rc == -E2BIG ? -EINVAL : rc;
     }
+    memo_drop(s, bucket);
     call_init(&c, s, "complete upload of", "POST", bucket, key,
               STAT_requests_complete_multipart);
     add_query(&c, "uploadId", upload_id);
@@ -1097,6 +1212,7 @@ static int s3_copy(struct store *st, const char *src_bucket,
         buf_release(&body);
         return rc == -E2BIG ? -ENAMETOOLONG : rc;
     }
+    memo_drop(s, dst_bucket);
     call_init(&c, s, "copy to", "PUT", dst_bucket, dst_key,
               STAT_requests_copy);
     add_extra(&c, "x-amz-copy-source", src.data);
@@ -1123,6 +1239,7 @@ static int s3_del(struct store *st, const char *bucket, const char *key)
     struct s3_call c;
     char code[64];
     long status;
+    memo_drop(s, bucket);
     call_init(&c, s, "delete", "DELETE", bucket, key, STAT_requests_delete);
     int rc = call_run(&c, &status, code);
     call_release(&c);
@@ -1140,6 +1257,9 @@ static void s3_free(struct store *st)
         return;
     http_pool_free(s->pool);
     pthread_mutex_destroy(&s->mu);
+    for (unsigned i = 0; i < S3_MEMO_SLOTS; i++)
+        memo_clear(&s->memo[i]);
+    pthread_mutex_destroy(&s->memo_mu);
     free(s->scheme);
     free(s->host);
     free(s->base_path);
@@ -1244,6 +1364,7 @@ int store_s3_new(const struct config *cfg, struct store **out, char *err,
         return -ENOMEM;
     s->base.ops = &s3_ops;
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->memo_mu, NULL);
     const char *region = cfg->region && cfg->region[0] ? cfg->region
                                                         : "us-east-1";
     s->region = strdup(region);
