@@ -508,6 +508,12 @@ static void own_change(const char *path, const char *bucket, const char *key,
     if (nl && left > 0)
         attrcache_put_listing(S.ac, parent, nl, left);
     listing_unref(nl);
+    if (e && strchr(parent + 1, '/')) {
+        /* It holds what we wrote: still a folder. */
+        struct attr a;
+        dir_attr(&a, S.mount_time);
+        attrcache_put(S.ac, parent, &a, left, false);
+    }
 }
 
 /* ---- lookups ---- */
