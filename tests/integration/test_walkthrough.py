@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import gluevalidate
 from conftest import BUILD, REPO, wait_until
 
 
@@ -90,6 +91,9 @@ EOF""", env)
         want = [(x["date"], float(x["precipitation"]))
                 for x in csv.DictReader(f) if x["weather"] == "rain"]
     assert sorted((x["date"], float(x["precipitation"])) for x in rows) == sorted(want)
+    # every table the walkthrough's crawls made is a valid Glue TableInput
+    checked, errors = gluevalidate.validate_catalog(mnt)
+    assert checked >= 1 and errors == [], errors
     # fusermount3 -u ~/lake
     sh(f"fusermount3 -u '{mnt}'", env)
     wait_until(lambda: not os.path.ismount(mnt), 30, what="unmount")
