@@ -95,88 +95,137 @@ static int parquet_classify(struct run *r, const char *bucket, struct cobj *o,
     return rc;
 }
 
-/* Classify O from a sample (or its Parquet footer).  Sets O's result. */
-static void sample_one(struct run *r, struct cobj *o)
+/* One fetched sample: the first LIMIT raw bytes of an object, decompressed
+ * (at most CRAWL_DECODED_MAX bytes). */
+struct sample {
+    char *data;           /* malloc'd, n bytes (+1 spare), or NULL */
+    size_t n;
+    enum compression comp;
+    bool truncated;       /* the object continues past the sample */
+    bool corrupt;         /* compressed data of a whole object is damaged */
+    uint64_t downloaded;  /* raw bytes fetched */
+};
+
+/* Fetch the sample of O with a raw LIMIT into *S (zeroed first).  Returns
+ * 0 (S->corrupt set for damaged compressed data) or -errno from the store
+ * or -ENOMEM.  S->data is the caller's to free, also on error. */
+static int fetch_sample(struct run *r, const char *bucket,
+                        const struct cobj *o, uint64_t limit,
+                        struct sample *s)
 {
-    const char *bucket = r->tables[o->table].bucket;
     struct instream *raw = NULL, *in = NULL;
-    char *data = NULL;
-    size_t n = 0, cap = 0;
-    enum compression comp = COMP_NONE;
-    bool truncated = false;
-    uint64_t downloaded = 0;
-    bool whole = o->size <= r->sample_limit;
-    int rc = 0;
-    if (!o->size)
-        goto classify; /* empty: nothing to fetch */
-    rc = instream_object(r->store, bucket, o->key, o->size, r->sample_limit,
-                         0, &raw);
+    size_t cap = 0;
+    bool whole = o->size <= limit;
+    memset(s, 0, sizeof *s);
+    int rc = instream_object(r->store, bucket, o->key, o->size, limit, 0,
+                             &raw);
     if (rc)
-        goto out;
+        return rc;
     /* A sample cut inside a compressed stream ends quietly; a whole object
      * whose compressed data is cut or corrupt is an error (UNKNOWN). */
-    rc = whole ? instream_auto(raw, CRAWL_DECODED_MAX, &comp, &in)
-               : instream_auto_sample(raw, CRAWL_DECODED_MAX, &comp, &in);
-    raw = NULL;
-    if (rc == -EBADMSG)
-        goto corrupt;
+    rc = whole ? instream_auto(raw, CRAWL_DECODED_MAX, &s->comp, &in)
+               : instream_auto_sample(raw, CRAWL_DECODED_MAX, &s->comp, &in);
+    if (rc == -EBADMSG) {
+        s->corrupt = true;
+        return 0;
+    }
     if (rc)
-        goto out;
+        return rc;
     for (;;) {
-        if (n == cap) {
+        if (s->n == cap) {
             if (cap >= CRAWL_DECODED_MAX) {
-                truncated = true;
+                s->truncated = true;
                 break;
             }
             size_t nc = cap ? cap * 2 : 64u << 10;
             if (nc > CRAWL_DECODED_MAX)
                 nc = CRAWL_DECODED_MAX;
-            char *nd = realloc(data, nc + 1);
+            char *nd = realloc(s->data, nc + 1);
             if (!nd) {
                 rc = -ENOMEM;
-                goto out;
+                break;
             }
-            data = nd;
+            s->data = nd;
             cap = nc;
         }
-        ssize_t got = in->read(in, data + n, cap - n);
+        ssize_t got = in->read(in, s->data + s->n, cap - s->n);
         if (got == 0)
             break;
-        if (got == -EFBIG) {
-            truncated = true;
+        if (got == -EFBIG || (got == -EBADMSG && !whole)) {
+            s->truncated = true;
             break;
         }
-        if (got == -EBADMSG && !whole) {
-            truncated = true;
+        if (got == -EBADMSG) {
+            s->corrupt = true;
             break;
         }
-        if (got == -EBADMSG)
-            goto corrupt;
         if (got < 0) {
             rc = (int)got;
-            goto out;
+            break;
         }
-        n += (size_t)got;
+        s->n += (size_t)got;
     }
     if (!whole)
-        truncated = true;
-    downloaded = in->raw_bytes;
-    if (comp == COMP_NONE && downloaded < n)
-        downloaded = n;
-classify:;
-    uint64_t raw_consumed = downloaded ? downloaded : n;
+        s->truncated = true;
+    s->downloaded = in->raw_bytes;
+    if (!rc && !s->corrupt && s->comp == COMP_NONE && s->downloaded < s->n)
+        s->downloaded = s->n;
+    instream_free(in);
+    return rc;
+}
 
-    if (comp == COMP_NONE && n >= 4 && !memcmp(data, "PAR1", 4)) {
+/* Classify O from a sample (or its Parquet footer).  Sets O's result.
+ * JSON as Glue samples it, up to 10 MB: when the sample ended inside its
+ * first record (one large document, infer_result.partial) and a larger
+ * sample is allowed, the object is read again with CRAWL_DECODED_MAX and
+ * classified from that; other objects are fetched once. */
+static void sample_one(struct run *r, struct cobj *o)
+{
+    const char *bucket = r->tables[o->table].bucket;
+    struct sample s = {0};
+    uint64_t downloaded = 0;
+    int rc = 0;
+    if (o->size) { /* empty: nothing to fetch */
+        rc = fetch_sample(r, bucket, o, r->sample_limit, &s);
+        downloaded += s.downloaded;
+        if (rc)
+            goto out;
+        if (s.corrupt)
+            goto corrupt;
+    }
+    if (s.comp == COMP_NONE && s.n >= 4 && !memcmp(s.data, "PAR1", 4)) {
         rc = parquet_classify(r, bucket, o, &downloaded);
         goto out;
     }
     struct infer_result res;
-    rc = infer_sample(data ? data : "", n, truncated, &res);
+    rc = infer_sample(s.data ? s.data : "", s.n, s.truncated, &res);
     if (rc)
         goto out;
+    if (res.partial && s.truncated && r->sample_limit < CRAWL_DECODED_MAX) {
+        struct sample big;
+        rc = fetch_sample(r, bucket, o, CRAWL_DECODED_MAX, &big);
+        downloaded += big.downloaded;
+        if (!rc && !big.corrupt && big.n > s.n) {
+            struct infer_result res2;
+            rc = infer_sample(big.data, big.n, big.truncated, &res2);
+            if (!rc) {
+                infer_result_release(&res);
+                res = res2;
+                free(s.data);
+                s = big;
+                big.data = NULL;
+            }
+        }
+        free(big.data);
+        if (rc) {
+            infer_result_release(&res);
+            goto out;
+        }
+    }
+    uint64_t raw_consumed = s.downloaded ? s.downloaded : s.n;
     o->fmt = res.fmt;
     snprintf(o->fmt.compression, sizeof o->fmt.compression, "%s",
-             compression_name(comp));
+             compression_name(s.comp));
     if (!strcmp(res.fmt.classification, "UNKNOWN")) {
         o->reason = strdup(res.reason[0] ? res.reason : "unrecognised data");
         if (!o->reason)
@@ -191,8 +240,9 @@ classify:;
         o->records = res.records;
         if (res.records)
             o->avg_size = (double)res.sample_bytes / (double)res.records;
-        if (truncated && res.records && res.sample_bytes && raw_consumed) {
-            double total = (double)n * (double)o->size / (double)raw_consumed;
+        if (s.truncated && res.records && res.sample_bytes && raw_consumed) {
+            double total =
+                (double)s.n * (double)o->size / (double)raw_consumed;
             double est = (double)res.records * total / (double)res.sample_bytes;
             if (est > (double)res.records)
                 o->records = (uint64_t)(est + 0.5);
@@ -203,21 +253,17 @@ classify:;
 corrupt:
     snprintf(o->fmt.classification, sizeof o->fmt.classification, "UNKNOWN");
     snprintf(o->fmt.compression, sizeof o->fmt.compression, "%s",
-             compression_name(comp));
+             compression_name(s.comp));
     o->reason = malloc(160);
     if (o->reason)
         snprintf(o->reason, 160,
                  "corrupt or truncated %s data after %zu decompressed bytes",
-                 comp == COMP_NONE ? "compressed" : compression_name(comp), n);
+                 s.comp == COMP_NONE ? "compressed"
+                                     : compression_name(s.comp),
+                 s.n);
     rc = o->reason ? 0 : -ENOMEM;
 out:
-    if (in && downloaded < in->raw_bytes)
-        downloaded = in->raw_bytes;
-    if (in)
-        instream_free(in);
-    if (raw)
-        instream_free(raw);
-    free(data);
+    free(s.data);
     stats_add(STAT_crawler_objects_read, 1);
     stats_add(STAT_crawler_bytes_read, downloaded);
     pthread_mutex_lock(&crawl_lock);

@@ -423,6 +423,63 @@ def test_sample_bound_is_an_option(lake):
     assert int(st["bytes_read"]) < len(past) // 2 + len(inside), st
 
 
+def test_one_large_json_document_is_sampled_up_to_10_mib(lake):
+    """JSON is sampled up to 10 MB, as Glue does: one ~1.5 MB document whose
+    last member comes after the 1 MiB sample is read again whole, so that
+    member is a column.  A JSON Lines file of the same size is not: it is
+    fetched once (one GET, sample_bytes bytes)."""
+    b = lake.bucket
+    feats = ",".join('{"type":"Feature","id":%d,"properties":{"mag":%d.5}}'
+                     % (i, i % 9) for i in range(27000))
+    doc = ('{"type":"FeatureCollection","features":[%s],'
+           '"bbox":[-179.9,-60.1,2.5]}' % feats).encode()
+    assert 1400000 < len(doc) < 1600000 and doc.rindex(b'"bbox"') > 1 << 20
+    jl = b"".join(b'{"id":%d,"mag":%d.5,"place":"somewhere far"}\n'
+                  % (i, i % 9) for i in range(30000))
+    assert len(jl) > 1 << 20
+    lake.store.put(b, "geo/quakes.json", doc)
+    lake.store.put(b, "plain/lines.json", jl)
+    lake.mount()
+    lake.crawl()
+    db = lake.database_of(b)
+    cols, _ = read_schema(lake.path("catalog", db, "geo", "schema"))
+    assert cols == [
+        ("type", "string"),
+        ("features", "array<struct<type:string,id:bigint,"
+                     "properties:struct<mag:double>>>"),
+        ("bbox", "array<double>")], cols
+    st = dict(line.split(": ", 1) for line in read_text(
+        lake.path("catalog", db, "geo", "stats")).splitlines())
+    assert st["recordCount"] == "1", st
+    n, errors = gluevalidate.validate_catalog(lake.mnt)
+    assert errors == [] and n == 2, errors
+
+    # a plain JSON Lines file is fetched once, with the 1 MiB bound
+    lake.store.put(b, "plain/lines2.json", jl)
+    before = lake.stats()
+    lake.crawl()
+    after = lake.stats()
+    got = {k: after.get(k, 0) - before.get(k, 0)
+           for k in ("requests_get", "crawler_objects_read",
+                     "crawler_bytes_read")}
+    assert got == {"requests_get": 1, "crawler_objects_read": 1,
+                   "crawler_bytes_read": 1 << 20}, got
+    cols, _ = read_schema(lake.path("catalog", db, "plain", "schema"))
+    assert cols == [("id", "bigint"), ("mag", "double"),
+                    ("place", "string")], cols
+
+    # and the large document: one GET of the sample, one of the whole
+    lake.store.put(b, "geo/quakes.json", doc + b"\n")
+    before = lake.stats()
+    lake.crawl()
+    after = lake.stats()
+    got = {k: after.get(k, 0) - before.get(k, 0)
+           for k in ("requests_get", "crawler_objects_read",
+                     "crawler_bytes_read")}
+    assert got == {"requests_get": 2, "crawler_objects_read": 1,
+                   "crawler_bytes_read": (1 << 20) + len(doc) + 1}, got
+
+
 # --------------------------------------------------------------------------
 # DuckDB agreement (tools/crawl-compare)
 
