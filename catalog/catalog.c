@@ -37,9 +37,83 @@ static const char catalog_schema[] =
     " vals TEXT NOT NULL,"
     " PRIMARY KEY (database, tbl, location));";
 
+static bool has_column(sqlite3 *db, const char *tbl, const char *col)
+{
+    sqlite3_stmt *st = NULL;
+    bool found = false;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2",
+                           -1, &st, NULL) != SQLITE_OK)
+        return false;
+    sqlite3_bind_text(st, 1, tbl, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, col, -1, SQLITE_STATIC);
+    found = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return found;
+}
+
+int catalog_add_column(sqlite3 *db, const char *tbl, const char *col,
+                       const char *decl)
+{
+    if (has_column(db, tbl, col))
+        return 0;
+    char sql[256];
+    int w = snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", tbl,
+                     col, decl);
+    if (w < 0 || (size_t)w >= sizeof sql)
+        return -EIO;
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK)
+        return 0;
+    /* another thread may have added it meanwhile */
+    if (has_column(db, tbl, col))
+        return 0;
+    log_err("catalog: cannot add column '%s' to '%s': %s", col, tbl,
+            sqlite3_errmsg(db));
+    return -EIO;
+}
+
 int catalog_init(sqlite3 *db)
 {
-    return state_exec(db, catalog_schema);
+    int rc = state_exec(db, catalog_schema);
+    if (!rc)
+        rc = catalog_add_column(db, "catalog_tables", "ts_forms",
+                                "INTEGER NOT NULL DEFAULT 0");
+    return rc;
+}
+
+size_t catalog_timestamp_formats(uint32_t forms, char *out, size_t n)
+{
+    static const char *const prec[] = {"HH:mm", "HH:mm:ss", "HH:mm:ss.SSS"};
+    size_t used = 0, count = 0;
+    if (!n)
+        return 0;
+    out[0] = '\0';
+    for (int bit = 0; bit <= 24; bit++) {
+        if (!(forms & (1u << bit)))
+            continue;
+        char pat[64];
+        if (bit == 24) {
+            snprintf(pat, sizeof pat, "yyyy-MM-dd");
+        } else {
+            bool slash = bit >= 12, t = bit % 12 >= 6, zone = bit % 2;
+            int p = bit % 6 / 2;
+            /* Hive's default (java.sql.Timestamp) needs no pattern. */
+            if (!slash && !t && p != TS_FORM_PREC_MIN && !zone)
+                continue;
+            if (slash && t)
+                continue; /* not a form infer.c types as timestamp */
+            snprintf(pat, sizeof pat, "%s%s%s%s", slash ? "yyyy/MM/dd"
+                                                        : "yyyy-MM-dd",
+                     t ? "'T'" : " ", prec[p], zone ? "ZZ" : "");
+        }
+        size_t len = strlen(pat) + (count ? 1 : 0);
+        if (used + len >= n)
+            break;
+        snprintf(out + used, n - used, "%s%s", count ? "," : "", pat);
+        used += len;
+        count++;
+    }
+    return count;
 }
 
 void catalog_sanitize_name(const char *in, char *out, size_t n)
@@ -184,8 +258,8 @@ int catalog_put_table(sqlite3 *db, const struct table_def *t)
         "INSERT OR REPLACE INTO catalog_tables (database, name, location,"
         " classification, compression, delimiter, header, quoted, objects,"
         " bytes, record_count, avg_record_size, created, updated, last_crawl,"
-        " crawler, deprecated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
-        " ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)");
+        " crawler, deprecated, ts_forms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
+        " ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)");
     if (!st) {
         rc = -EIO;
         goto fail;
@@ -207,6 +281,7 @@ int catalog_put_table(sqlite3 *db, const struct table_def *t)
     sqlite3_bind_int64(st, 15, t->last_crawl);
     bind_text(st, 16, t->crawler);
     sqlite3_bind_int(st, 17, t->deprecated);
+    sqlite3_bind_int64(st, 18, (sqlite3_int64)t->fmt.ts_forms);
     rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
     sqlite3_finalize(st);
     if (rc)
@@ -275,7 +350,8 @@ int catalog_get_table(sqlite3 *db, const char *database, const char *name,
     sqlite3_stmt *st = cat_prepare(
         db, "SELECT location, classification, compression, delimiter, header,"
             " quoted, objects, bytes, record_count, avg_record_size, created,"
-            " updated, last_crawl, crawler, deprecated FROM catalog_tables"
+            " updated, last_crawl, crawler, deprecated, ts_forms"
+            " FROM catalog_tables"
             " WHERE database = ?1 AND name = ?2");
     if (!st)
         return -EIO;
@@ -300,6 +376,7 @@ int catalog_get_table(sqlite3 *db, const char *database, const char *name,
     t->fmt.delimiter = (char)sqlite3_column_int(st, 3);
     t->fmt.header = sqlite3_column_int(st, 4) != 0;
     t->fmt.quoted = sqlite3_column_int(st, 5) != 0;
+    t->fmt.ts_forms = (uint32_t)sqlite3_column_int64(st, 15);
     t->objects = (uint64_t)sqlite3_column_int64(st, 6);
     t->bytes = (uint64_t)sqlite3_column_int64(st, 7);
     t->record_count = (uint64_t)sqlite3_column_int64(st, 8);

@@ -30,7 +30,40 @@ struct table_format {
     bool header;             /* CSV only: first line holds column names */
     bool quoted;             /* CSV only: OpenCSVSerde (quotes seen) vs
                                 LazySimpleSerDe */
+    uint32_t ts_forms;       /* CSV only: TS_FORM_* bits, the text forms of
+                                the values of date and timestamp columns
+                                (catalog_timestamp_formats) */
 };
+
+/* Text forms of CSV dates and timestamps, as infer.c types them
+ * (infer_text_type), one bit each in table_format.ts_forms:
+ *   TS_FORM_DATE             yyyy-MM-dd alone (a date in a column widened
+ *                            to timestamp needs a pattern)
+ *   ts_form_bit(slash, t, prec, zone)
+ *                            a timestamp: date with '/' (else '-'), 'T'
+ *                            (else ' ') before the time, the time to
+ *                            minutes (prec 0), seconds (1) or a fraction
+ *                            of 1-9 digits (2), and a zone (Z, +hh,
+ *                            +hhmm, +hh:mm) or none. */
+#define TS_FORM_DATE (1u << 24)
+#define TS_FORM_PREC_MIN 0
+#define TS_FORM_PREC_SEC 1
+#define TS_FORM_PREC_FRAC 2
+static inline uint32_t ts_form_bit(bool slash, bool t, int prec, bool zone)
+{
+    return 1u << ((slash ? 12 : 0) + (t ? 6 : 0) + prec * 2 + (zone ? 1 : 0));
+}
+
+/* The value of Hive's LazySimpleSerDe parameter "timestamp.formats" for
+ * the forms FORMS: comma-separated Joda-Time patterns (as Hive 1.2-3 and
+ * Athena/Trino parse them; a value matches a pattern when the pattern
+ * reads all of it), e.g. "yyyy/MM/dd HH:mm:ss,yyyy-MM-dd'T'HH:mm:ssZZ".
+ * Forms Hive reads without a pattern (java.sql.Timestamp:
+ * "yyyy-MM-dd HH:mm:ss[.f...]") give none; "SSS" reads 1-9 fraction
+ * digits and "ZZ" reads Z, +hh, +hhmm and +hh:mm.  Writes whole patterns
+ * only, at most N-1 bytes and a NUL, into OUT; returns the number of
+ * patterns written (0: no parameter needed). */
+size_t catalog_timestamp_formats(uint32_t forms, char *out, size_t n);
 
 struct table_def {
     char *database;
@@ -62,8 +95,16 @@ struct partition {
     char *location;  /* "s3://bucket/prefix/k=v/.../" */
 };
 
-/* Create the catalog's tables in DB (idempotent). */
+/* Create the catalog's tables in DB (idempotent; adds columns newer
+ * versions keep to a state store an older one made). */
 int catalog_init(sqlite3 *db);
+
+/* Add column COL (SQL declaration DECL, e.g. "INTEGER NOT NULL DEFAULT
+ * 0") to table TBL of DB unless it has one (for state stores made by an
+ * older gluefs).  TBL and COL are trusted identifiers from the caller's
+ * code.  Returns 0 or -EIO. */
+int catalog_add_column(sqlite3 *db, const char *tbl, const char *col,
+                       const char *decl);
 
 /* Glue's name rule (DESIGN.md 3; Athena's "Name databases, tables, and
  * columns": lower case, at most 255 bytes): A-Z become a-z and any other

@@ -483,6 +483,7 @@ static int load_previous(struct run *r, sqlite3_stmt *st, struct cobj *o,
     o->fmt.delimiter = (char)sqlite3_column_int(st, 4);
     o->fmt.header = sqlite3_column_int(st, 5) != 0;
     o->fmt.quoted = sqlite3_column_int(st, 6) != 0;
+    o->fmt.ts_forms = (uint32_t)sqlite3_column_int64(st, 10);
     o->records = (uint64_t)sqlite3_column_int64(st, 7);
     o->avg_size = sqlite3_column_double(st, 9);
     const char *schema = col_text(st, 8);
@@ -521,6 +522,7 @@ static bool table_changed(const struct table_def *old,
            old->fmt.delimiter != t->fmt.delimiter ||
            old->fmt.header != t->fmt.header ||
            old->fmt.quoted != t->fmt.quoted ||
+           old->fmt.ts_forms != t->fmt.ts_forms ||
            strcmp(old->location, t->location) || old->deprecated;
 }
 
@@ -832,6 +834,7 @@ static int table_write(struct run *r, struct ctable *ct, int64_t now,
         }
         if (o->fmt.quoted)
             t.fmt.quoted = true;
+        t.fmt.ts_forms |= o->fmt.ts_forms;
         if (!rc)
             rc = merge_logged(r, ct, &t, o, &nconf);
         t.objects++;
@@ -841,6 +844,20 @@ static int table_write(struct run *r, struct ctable *ct, int64_t now,
     }
     if (rc)
         goto out;
+    /* A date column of one object widened to timestamp by another's: Hive
+     * reads its dates (yyyy-MM-dd) as timestamps only with a pattern. */
+    for (size_t i = 0; i < ct->nobjs && !(t.fmt.ts_forms & TS_FORM_DATE);
+         i++) {
+        const struct cobj *o = &r->objs[ct->objs[i]];
+        for (size_t j = 0; !o->left_out && j < o->ncols; j++) {
+            if (strcmp(o->cols[j].type, "date"))
+                continue;
+            for (size_t k = 0; k < t.ncols; k++)
+                if (!strcmp(t.cols[k].name, o->cols[j].name) &&
+                    !strcmp(t.cols[k].type, "timestamp"))
+                    t.fmt.ts_forms |= TS_FORM_DATE;
+        }
+    }
 
     /* Partition key types and the partitions themselves. */
     t.npkeys = npkeys;
@@ -1092,8 +1109,8 @@ static int save_objects(struct run *r, bool complete)
     sqlite3_stmt *st = rc ? NULL : run_prepare(r, 
         "INSERT OR REPLACE INTO crawl_objects (crawler, bucket, key, etag,"
         " size, tbl, classification, compression, delimiter, header, quoted,"
-        " records, schema, avg_size) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
-        " ?9, ?10, ?11, ?12, ?13, ?14)");
+        " records, schema, avg_size, ts_forms) VALUES (?1, ?2, ?3, ?4, ?5,"
+        " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
     if (!rc && !st)
         rc = -EIO;
     for (size_t i = 0; i < r->nobjs && !rc; i++) {
@@ -1122,6 +1139,7 @@ static int save_objects(struct run *r, bool complete)
         sqlite3_bind_int64(st, 12, (sqlite3_int64)o->records);
         bind_str(st, 13, schema);
         sqlite3_bind_double(st, 14, o->avg_size);
+        sqlite3_bind_int64(st, 15, (sqlite3_int64)o->fmt.ts_forms);
         if (sqlite3_step(st) != SQLITE_DONE)
             rc = -EIO;
         free(schema);
@@ -1243,10 +1261,15 @@ int crawl_run(struct run *r, char *err, size_t errlen)
         }
     }
 
-    /* 4: reuse what the last run saw; sample the rest. */
+    /* 4: reuse what the last run saw; sample the rest.  (ts_forms: a
+     * column newer than crawler.c's crawl_objects schema.) */
+    rc = catalog_add_column(r->db, "crawl_objects", "ts_forms",
+                            "INTEGER NOT NULL DEFAULT 0");
+    if (rc)
+        return rc;
     sqlite3_stmt *prev = run_prepare(r, 
         "SELECT etag, size, classification, compression, delimiter, header,"
-        " quoted, records, schema, avg_size FROM crawl_objects"
+        " quoted, records, schema, avg_size, ts_forms FROM crawl_objects"
         " WHERE crawler = ?1 AND bucket = ?2 AND key = ?3");
     if (!prev)
         return -EIO;

@@ -766,8 +766,51 @@ static bool year_cell(const char *s, size_t n, int *y)
 
 /* What the data rows (all but the first) look like in one column, for
  * comparing with the first row's cell. */
+/* The TS_FORM_* bit of a value infer_text_type typed TYPE ("date" or
+ * "timestamp"; 0 for other types).  The forms are fixed-width:
+ * yyyy?MM?dd, then at 10 'T' or ' ', HH:mm, ':ss' at 16, '.f' at 19,
+ * then an optional zone. */
+static uint32_t csv_ts_form(const char *s, size_t n, const char *type)
+{
+    if (!strcmp(type, "date"))
+        return TS_FORM_DATE;
+    if (strcmp(type, "timestamp") || n < 16)
+        return 0;
+    bool slash = s[4] == '/', t = s[10] == 'T';
+    int prec = TS_FORM_PREC_MIN;
+    size_t i = 16;
+    if (n > 16 && s[16] == ':') {
+        prec = TS_FORM_PREC_SEC;
+        i = 19;
+        if (n > 19 && s[19] == '.') {
+            prec = TS_FORM_PREC_FRAC;
+            for (i = 20; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+                ;
+        }
+    }
+    return ts_form_bit(slash, t, prec, i < n);
+}
+
+/* The type of one CSV value for its column: infer_text_type's, except
+ * that a slashed date alone ("2015/01/01") is string, as no Hive or
+ * Athena reader can read it as DATE (Hive's DATE is yyyy-MM-dd, and
+ * LazySimpleSerDe has no date format parameter; docs/crawler.md).  Its
+ * TS_FORM_* bit is ORed into *FORMS.  NULL for no evidence. */
+static const char *csv_value_type(const char *s, size_t n, uint32_t *forms)
+{
+    const char *t = infer_text_type(s, n);
+    if (!t)
+        return NULL;
+    if (!strcmp(t, "date") && s[4] == '/')
+        return "string";
+    *forms |= csv_ts_form(s, n, t);
+    return t;
+}
+
 struct colstat {
     struct htype *type;   /* merged type of the data rows */
+    uint32_t ts_forms;    /* TS_FORM_* bits of its timestamp values (and
+                             of its dates, TS_FORM_DATE) */
     size_t values;        /* non-empty values */
     size_t typed;         /* values of a type other than string */
     size_t years;         /* values that could be years (year_cell) */
@@ -1166,7 +1209,9 @@ static int infer_csv(const char *data, size_t n, bool truncated,
                     break;
                 }
                 first_len[j] = rec->len[j];
-                const char *t = infer_text_type(rec->field[j], rec->len[j]);
+                uint32_t no_forms = 0; /* counted if the row is data */
+                const char *t = csv_value_type(rec->field[j], rec->len[j],
+                                               &no_forms);
                 if (t) {
                     first_types[j] = htype_parse(t);
                     if (!first_types[j]) {
@@ -1181,7 +1226,8 @@ static int infer_csv(const char *data, size_t n, bool truncated,
             continue; /* counted, not typed */
         data_rows++;
         for (size_t j = 0; j < rec->n && rc == 0; j++) {
-            const char *t = infer_text_type(rec->field[j], rec->len[j]);
+            const char *t = csv_value_type(rec->field[j], rec->len[j],
+                                           &st[j].ts_forms);
             if (t) {
                 struct htype *h = htype_parse(t);
                 if (!h || htype_merge_into(&st[j].type, h) < 0)
@@ -1216,6 +1262,9 @@ static int infer_csv(const char *data, size_t n, bool truncated,
             }
             /* The first row is data: its types count. */
             if (have_first) {
+                const char *ft = infer_text_type(first[j], first_len[j]);
+                if (ft)
+                    st[j].ts_forms |= csv_ts_form(first[j], first_len[j], ft);
                 rc = htype_merge_into(&st[j].type, first_types[j]);
                 first_types[j] = NULL;
                 if (rc < 0)
@@ -1237,6 +1286,10 @@ static int infer_csv(const char *data, size_t n, bool truncated,
         }
         cols[j].name = names[j];
         names[j] = NULL;
+        /* The forms of the columns Hive reads as timestamps (a date
+         * column that another object widens to timestamp: crawl_run.c). */
+        if (!strcmp(cols[j].type, "timestamp"))
+            out->fmt.ts_forms |= st[j].ts_forms;
     }
     columns_free(out->cols, out->ncols);
     out->cols = cols;

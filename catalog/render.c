@@ -65,6 +65,15 @@ static bool is_csv(const struct table_def *t)
            !strcmp(t->fmt.classification, "tsv");
 }
 
+/* Some top-level column is a timestamp. */
+static bool has_timestamp(const struct table_def *t)
+{
+    for (size_t i = 0; i < t->ncols; i++)
+        if (!strcmp(t->cols[i].type, "timestamp"))
+            return true;
+    return false;
+}
+
 static void hive_fmt_of(const struct table_def *t, struct hive_fmt *h)
 {
     memset(h, 0, sizeof *h);
@@ -83,6 +92,14 @@ static void hive_fmt_of(const struct table_def *t, struct hive_fmt *h)
         } else {
             h->serde = SERDE_LAZY;
             kv_add(&h->serde_params, "field.delim", "%c", delim);
+            /* Timestamps Hive's default (yyyy-MM-dd HH:mm:ss[.f]) does not
+             * read: their Joda patterns.  OpenCSVSerde has no such
+             * parameter (Athena reads its TIMESTAMPs as UNIX millis
+             * only): docs/crawler.md. */
+            char pats[sizeof h->serde_params.a[0].v];
+            if (has_timestamp(t) &&
+                catalog_timestamp_formats(t->fmt.ts_forms, pats, sizeof pats))
+                kv_add(&h->serde_params, "timestamp.formats", "%s", pats);
         }
     } else if (!strcmp(cls, "json")) {
         h->serde = SERDE_JSON;

@@ -56,21 +56,36 @@ def late_contradiction():
 # name -> (file name, bytes, expected) ; expected keys:
 #   cols: [(name, type)], cls: classification (default csv),
 #   serde, delim (field.delim / separatorChar), header (bool),
-#   compression, records (exact recordCount in the stats)
+#   compression, records (exact recordCount in the stats),
+#   ts_formats (LazySimpleSerDe's "timestamp.formats", absent if None)
 RULES = {
     # ---- CSV: dates and timestamps (Glue leaves these string)
     "slash_timestamp": ("t.csv", lines(
         "time,value", "2015/01/01 01:00:00,1", "2015/01/01 02:00:00,2",
         "2015/01/02 03:30:00,3"),
-        dict(cols=[("time", "timestamp"), ("value", "bigint")])),
+        dict(cols=[("time", "timestamp"), ("value", "bigint")],
+             ts_formats="yyyy/MM/dd HH:mm:ss")),
+    # Hive has no DATE format for slashed dates: text (docs/crawler.md)
     "slash_date": ("d.csv", lines(
         "day,n", "2015/01/01,1", "2015/01/02,2", "2015/12/31,3"),
-        dict(cols=[("day", "date"), ("n", "bigint")])),
+        dict(cols=[("day", "string"), ("n", "bigint")])),
     "iso_datetime": ("iso.csv", lines(
         "ts,d,local", "2020-01-01T10:00:00Z,2020-01-01,2020-01-01 10:00:00",
         "2020-01-02T11:30:00.123+02:00,2020-02-29,2020-01-02 11:00:00.5"),
         dict(cols=[("ts", "timestamp"), ("d", "date"),
-                   ("local", "timestamp")])),
+                   ("local", "timestamp")],
+             ts_formats="yyyy-MM-dd'T'HH:mm:ssZZ,yyyy-MM-dd'T'HH:mm:ss.SSSZZ")),
+    # a date in a timestamp column, minutes only: patterns for both
+    "date_in_timestamp_column": ("dt.csv", lines(
+        "at,n", "2020-01-01,1", "2020-01-01 10:30,2", "2020-01-02 11:00:00,3"),
+        dict(cols=[("at", "timestamp"), ("n", "bigint")],
+             ts_formats="yyyy-MM-dd HH:mm,yyyy-MM-dd")),
+    # OpenCSVSerde has no timestamp.formats (Athena reads its timestamps
+    # as UNIX milliseconds only): none written
+    "quoted_timestamp": ("qt.csv", lines(
+        "time,note", '2015/01/01 01:00:00,"a, b"', '2015/01/02 02:00:00,"c"'),
+        dict(cols=[("time", "timestamp"), ("note", "string")],
+             serde="org.apache.hadoop.hive.serde2.OpenCSVSerde")),
     # not a date Hive or Athena can read: text (DuckDB agrees)
     "month_name_date": ("m.csv", lines(
         "day,n", "Jan 1 2000,1", "Feb 12 2001,2", "Mar 3 2002,3"),
@@ -353,14 +368,25 @@ def test_rule(rules_crawl, rule):
         delim = want.get("delim", ",")
         if "serde" in want:
             assert serde["SerializationLibrary"] == want["serde"]
+        ddl = read_text(t / "ddl.sql")
         if serde["SerializationLibrary"] == OPENCSV:
             assert sparams["separatorChar"] == delim
             assert sparams["quoteChar"] == '"'
             assert params["areColumnsQuoted"] == "true"
+            assert "timestamp.formats" not in sparams
+            assert "timestamp.formats" not in ddl
         else:
             assert serde["SerializationLibrary"] == LAZY
             assert sparams["field.delim"] == delim
             assert params["areColumnsQuoted"] == "false"
+            # Joda patterns for the timestamps Hive's default cannot read
+            want_ts = want.get("ts_formats")
+            assert sparams.get("timestamp.formats") == want_ts, rule
+            if want_ts:
+                lit = want_ts.replace("'", "\\'")
+                assert f"  'timestamp.formats'='{lit}'" in ddl, ddl
+            else:
+                assert "timestamp.formats" not in ddl
         assert params["delimiter"] == delim
         header = want.get("header", True)
         assert (params.get("skip.header.line.count") == "1") == header
@@ -452,7 +478,7 @@ def test_one_large_json_document_is_sampled_up_to_10_mib(lake):
         lake.path("catalog", db, "geo", "stats")).splitlines())
     assert st["recordCount"] == "1", st
     n, errors = gluevalidate.validate_catalog(lake.mnt)
-    assert errors == [] and n == 2, errors
+    assert errors == [] and n >= 2, errors
 
     # a plain JSON Lines file is fetched once, with the 1 MiB bound
     lake.store.put(b, "plain/lines2.json", jl)
@@ -490,6 +516,13 @@ RULE_DIFFS = {
     "delim_ctrl_a.csv": None,
     # DuckDB types a 20-digit id as DOUBLE (losing digits); gluefs: string
     "huge_integer.csv": {"a": ("double", "string")},
+    # DuckDB reads %Y/%m/%d as DATE; Hive and Athena cannot (DATE is
+    # yyyy-MM-dd, and LazySimpleSerDe has no date format): gluefs: string
+    "slash_date.csv": {"day": ("date", "string")},
+    # DuckDB's sniffer wants one format per column: a date, a time to the
+    # minute and one to the second make VARCHAR.  gluefs: timestamp, which
+    # Hive reads with the timestamp.formats it writes
+    "date_in_timestamp_column.csv": {"at": ("string (VARCHAR)", "timestamp")},
     # DuckDB takes an all-text first row as a header; gluefs and Glue
     # do not when the rows look alike
     "all_text_no_header.csv": None,

@@ -211,8 +211,14 @@ static const struct sample_case samples[] = {
      "a:bigint,b:bigint", 2, 0, 0},
     {"dates and timestamps",
      "d,t,z\n2015-01-01,2015-01-01 10:00:00,2015-01-01T10:00:00Z\n"
-     "2015/02/28,2015-01-01 10:00,2016-02-29T23:59:59.123+05:30\n",
+     "2015-02-28,2015-01-01 10:00,2016-02-29T23:59:59.123+05:30\n",
      0, false, "csv", ',', 1, "d:date,t:timestamp,z:timestamp", 2, 0, 0},
+    {"slashed dates alone are text (Hive has no DATE format for them)",
+     "d,n\n2015/01/01,1\n2015/12/31,2\n", 0, false, "csv", ',', 1,
+     "d:string,n:bigint", 2, 0, 0},
+    {"slashed date and slashed timestamp -> string",
+     "d,n\n2015/01/01,1\n2015/12/31 10:00:00,2\n", 0, false, "csv", ',', 1,
+     "d:string,n:bigint", 2, 0, 0},
     {"slash timestamps (github.csv)",
      "time,count\n2015/01/01 01:00:00,2\n2015/01/01 04:00:00,3\n", 0, false,
      "csv", ',', 1, "time:timestamp,count:bigint", 2, 0, 0},
@@ -851,12 +857,49 @@ static void test_partial(void)
     }
 }
 
+/* fmt.ts_forms: the forms of the values of timestamp columns. */
+static void test_ts_forms(void)
+{
+    static const struct {
+        const char *in;
+        uint32_t want;
+    } cases[] = {
+        {"t,n\n2015/01/01 01:00:00,1\n2015/01/01 04:00:00,2\n",
+         1u << 14},
+        /* Hive's default form only */
+        {"t,n\n2015-01-01 01:00:00,1\n2015-01-01 04:00:00.25,2\n",
+         1u << 2 | 1u << 4},
+        /* T, minutes, zones of each kind, a fraction */
+        {"t\n2020-01-01T10:00\n2020-01-01T10:00:00Z\n"
+         "2020-01-01T10:00:00.5+02\n2020-01-01 10:00+0200\n",
+         1u << 6 | 1u << 9 | 1u << 11 | 1u << 1},
+        /* a date in a timestamp column; a date column alone has none */
+        {"t,d\n2020-01-01,2020-01-01\n2020-01-01 10:00:00,2020-01-02\n",
+         TS_FORM_DATE | 1u << 2},
+        /* a column spoiled to string keeps none */
+        {"t,n\n2020-01-01T10:00:00,1\nsoon,2\n", 0},
+        /* no header: the first row counts */
+        {"2020-01-01T10:00:00,1\n2020-01-01 10:00:00,2\n", 1u << 8 | 1u << 2},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct infer_result r;
+        CHECK(infer_sample(cases[i].in, strlen(cases[i].in), false, &r) == 0,
+              "case %zu", i);
+        CHECK(r.fmt.ts_forms == cases[i].want, "case %zu: forms 0x%x, want 0x%x",
+              i, (unsigned)r.fmt.ts_forms, (unsigned)cases[i].want);
+        infer_result_release(&r);
+    }
+    CHECK(ts_form_bit(true, false, TS_FORM_PREC_SEC, false) == 1u << 14,
+          "bit layout");
+}
+
 int main(void)
 {
     test_text_types();
     test_merges();
     test_schema_merge();
     test_samples();
+    test_ts_forms();
     test_partial();
     test_prefixes();
     test_caps();

@@ -255,6 +255,84 @@ static void test_table_json(void)
     free(s);
 }
 
+/* timestamp.formats: the Joda patterns of the forms Hive's default does
+ * not read, written for LazySimpleSerDe tables with a timestamp column. */
+static void test_timestamp_formats(void)
+{
+    char out[512];
+    /* Hive's default reads yyyy-MM-dd HH:mm:ss[.f]: no pattern */
+    uint32_t dflt = ts_form_bit(false, false, TS_FORM_PREC_SEC, false) |
+                    ts_form_bit(false, false, TS_FORM_PREC_FRAC, false);
+    CHECK(catalog_timestamp_formats(dflt, out, sizeof out) == 0 &&
+              out[0] == '\0',
+          "%s", out);
+    CHECK(catalog_timestamp_formats(0, out, sizeof out) == 0, "none");
+    uint32_t slash = ts_form_bit(true, false, TS_FORM_PREC_SEC, false);
+    CHECK(catalog_timestamp_formats(slash | dflt, out, sizeof out) == 1,
+          "slash");
+    CHECK_STR(out, "yyyy/MM/dd HH:mm:ss");
+    uint32_t iso = ts_form_bit(false, true, TS_FORM_PREC_SEC, true) |
+                   ts_form_bit(false, true, TS_FORM_PREC_FRAC, true) |
+                   ts_form_bit(false, false, TS_FORM_PREC_MIN, false);
+    CHECK(catalog_timestamp_formats(iso | TS_FORM_DATE | slash, out,
+                                    sizeof out) == 5,
+          "iso");
+    CHECK_STR(out, "yyyy-MM-dd HH:mm,yyyy-MM-dd'T'HH:mm:ssZZ,"
+                   "yyyy-MM-dd'T'HH:mm:ss.SSSZZ,yyyy/MM/dd HH:mm:ss,"
+                   "yyyy-MM-dd");
+    uint32_t t_plain = ts_form_bit(false, true, TS_FORM_PREC_MIN, false) |
+                       ts_form_bit(true, false, TS_FORM_PREC_FRAC, true);
+    CHECK(catalog_timestamp_formats(t_plain, out, sizeof out) == 2, "t");
+    CHECK_STR(out, "yyyy-MM-dd'T'HH:mm,yyyy/MM/dd HH:mm:ss.SSSZZ");
+    /* the cap keeps whole patterns only */
+    CHECK(catalog_timestamp_formats(iso, out, 42) == 2, "cap");
+    CHECK_STR(out, "yyyy-MM-dd HH:mm,yyyy-MM-dd'T'HH:mm:ssZZ");
+    /* every form fits the SerDe parameter's 512 bytes */
+    CHECK(catalog_timestamp_formats(0x1ffffffu, out, sizeof out) == 17,
+          "all: %s", out);
+
+    /* table.json and ddl.sql of a LazySimpleSerDe table */
+    struct column cols[] = {{W("day"), W("date")}, {W("at"), W("timestamp")}};
+    struct table_def t = weather();
+    t.cols = cols;
+    t.ncols = 2;
+    t.fmt.ts_forms = slash | ts_form_bit(false, true, TS_FORM_PREC_SEC, true);
+    char *s = render(render_ddl, &t);
+    CHECK(s && strstr(s, "WITH SERDEPROPERTIES (\n"
+                         "  'field.delim'=',',\n"
+                         "  'timestamp.formats'='yyyy-MM-dd\\'T\\'HH:mm:ssZZ,"
+                         "yyyy/MM/dd HH:mm:ss')\n"),
+          "%s", s);
+    free(s);
+    s = render(render_table_json, &t);
+    CHECK(s && strstr(s, "\"timestamp.formats\": \"yyyy-MM-dd'T'HH:mm:ssZZ,"
+                         "yyyy/MM/dd HH:mm:ss\""),
+          "%s", s);
+    free(s);
+    /* no timestamp column: no parameter (dates need none, and slashed
+     * dates are typed string) */
+    cols[1].type = W("string");
+    s = render(render_table_json, &t);
+    CHECK(s && !strstr(s, "timestamp.formats"), "%s", s);
+    free(s);
+    cols[1].type = W("timestamp");
+    /* forms Hive reads by default: no parameter */
+    t.fmt.ts_forms = dflt;
+    s = render(render_ddl, &t);
+    CHECK(s && !strstr(s, "timestamp.formats"), "%s", s);
+    free(s);
+    /* OpenCSVSerde has no such parameter */
+    t.fmt.ts_forms = slash;
+    t.fmt.quoted = true;
+    s = render(render_ddl, &t);
+    CHECK(s && strstr(s, "OpenCSVSerde") && !strstr(s, "timestamp.formats"),
+          "%s", s);
+    free(s);
+    s = render(render_table_json, &t);
+    CHECK(s && !strstr(s, "timestamp.formats"), "%s", s);
+    free(s);
+}
+
 static int collect(void *ctx, const char *name)
 {
     struct buf *b = ctx;
@@ -271,6 +349,7 @@ static void test_store_and_partitions(void)
     struct table_def t = weather();
     t.pkeys = year_key;
     t.npkeys = 2;
+    t.fmt.ts_forms = TS_FORM_DATE | ts_form_bit(true, false, 1, false);
     CHECK(catalog_put_table(db, &t) == 0, "put");
     struct table_def t2 = weather();
     t2.name = W("other");
@@ -289,6 +368,8 @@ static void test_store_and_partitions(void)
         CHECK(got->fmt.delimiter == ',' && got->fmt.header && !got->fmt.quoted,
               "fmt");
         CHECK_STR(got->fmt.classification, "csv");
+        CHECK(got->fmt.ts_forms == t.fmt.ts_forms, "ts_forms %x",
+              (unsigned)got->fmt.ts_forms);
         CHECK_STR(got->crawler, "default");
         CHECK(got->record_count == 40 && got->bytes == 1000 &&
                   got->objects == 2,
@@ -325,6 +406,51 @@ static void test_store_and_partitions(void)
           "deleted");
     CHECK(render_partitions(db, &t, &b) == 0 && b.len == 0, "no partitions");
     buf_release(&b);
+    sqlite3_close(db);
+}
+
+/* A state store made before ts_forms existed gets the column. */
+static void test_old_store(void)
+{
+    sqlite3 *db = NULL;
+    CHECK(sqlite3_open(":memory:", &db) == SQLITE_OK, "open");
+    CHECK(sqlite3_exec(db,
+                       "CREATE TABLE catalog_tables ("
+                       " database TEXT NOT NULL, name TEXT NOT NULL,"
+                       " location TEXT NOT NULL,"
+                       " classification TEXT NOT NULL,"
+                       " compression TEXT NOT NULL,"
+                       " delimiter INTEGER NOT NULL DEFAULT 0,"
+                       " header INTEGER NOT NULL DEFAULT 0,"
+                       " quoted INTEGER NOT NULL DEFAULT 0,"
+                       " objects INTEGER NOT NULL DEFAULT 0,"
+                       " bytes INTEGER NOT NULL DEFAULT 0,"
+                       " record_count INTEGER NOT NULL DEFAULT 0,"
+                       " avg_record_size REAL NOT NULL DEFAULT 0,"
+                       " created INTEGER NOT NULL DEFAULT 0,"
+                       " updated INTEGER NOT NULL DEFAULT 0,"
+                       " last_crawl INTEGER NOT NULL DEFAULT 0, crawler TEXT,"
+                       " deprecated INTEGER NOT NULL DEFAULT 0,"
+                       " PRIMARY KEY (database, name));"
+                       "INSERT INTO catalog_tables (database, name, location,"
+                       " classification, compression) VALUES ('d', 't',"
+                       " 's3://b/t/', 'csv', 'none');",
+                       NULL, NULL, NULL) == SQLITE_OK,
+          "old schema");
+    CHECK(catalog_init(db) == 0, "init adds ts_forms");
+    struct table_def *got = NULL;
+    CHECK(catalog_get_table(db, "d", "t", &got) == 0, "get old row");
+    CHECK(got && got->fmt.ts_forms == 0, "old row: no forms");
+    table_def_free(got);
+    struct table_def t = weather();
+    t.fmt.ts_forms = 5;
+    CHECK(catalog_put_table(db, &t) == 0, "put");
+    CHECK(catalog_get_table(db, "samples", "weather", &got) == 0, "get");
+    CHECK(got && got->fmt.ts_forms == 5, "forms kept");
+    table_def_free(got);
+    CHECK(catalog_add_column(db, "catalog_tables", "ts_forms",
+                             "INTEGER NOT NULL DEFAULT 0") == 0,
+          "adding it again is a no-op");
     sqlite3_close(db);
 }
 
@@ -382,7 +508,9 @@ int main(void)
     test_schema();
     test_ddl();
     test_table_json();
+    test_timestamp_formats();
     test_store_and_partitions();
+    test_old_store();
     test_stats();
     test_sanitize();
     return check_done();
