@@ -449,6 +449,48 @@ def test_sample_bound_is_an_option(lake):
     assert int(st["bytes_read"]) < len(past) // 2 + len(inside), st
 
 
+def test_timestamp_formats_follow_the_objects(lake):
+    """timestamp.formats is the union of the table's objects' forms: a date
+    column of one object widened to timestamp by another's adds
+    yyyy-MM-dd; an unchanged re-crawl keeps the patterns (stored with each
+    object) and changes nothing; a new object adds its own."""
+    b = lake.bucket
+    lake.store.put(b, "ev/a.csv", lines("at,n", "2020-01-01,1", "2020-01-02,2"))
+    lake.store.put(b, "ev/b.csv", lines("at,n", "2020/01/01 10:00:00,3",
+                                        "2020/01/02 11:00:00,4"))
+    lake.mount()
+    lake.crawl()
+    db = lake.database_of(b)
+
+    def formats():
+        tj = json.loads(read_text(lake.path("catalog", db, "ev",
+                                            "table.json")))
+        sd = tj["StorageDescriptor"]
+        assert [(c["Name"], c["Type"]) for c in sd["Columns"]] == [
+            ("at", "timestamp"), ("n", "bigint")]
+        return sd["SerdeInfo"]["Parameters"].get("timestamp.formats")
+
+    assert formats() == "yyyy/MM/dd HH:mm:ss,yyyy-MM-dd"
+    again = lake.crawl()
+    assert (again["tables_created"], again["tables_updated"],
+            again["bytes_read"]) == ("0", "0", "0"), again
+    assert formats() == "yyyy/MM/dd HH:mm:ss,yyyy-MM-dd"
+    lake.store.put(b, "ev/c.csv", lines("at,n", "2020-01-03T10:00:00Z,5"))
+    before = lake.stats()
+    third = lake.crawl()
+    after = lake.stats()
+    assert after["crawler_objects_read"] - before["crawler_objects_read"] == 1
+    assert third["tables_updated"] == "1", third
+    assert formats() == ("yyyy-MM-dd'T'HH:mm:ssZZ,yyyy/MM/dd HH:mm:ss,"
+                         "yyyy-MM-dd")
+    ddl = read_text(lake.path("catalog", db, "ev", "ddl.sql"))
+    assert ("WITH SERDEPROPERTIES (\n  'field.delim'=',',\n"
+            "  'timestamp.formats'='yyyy-MM-dd\\'T\\'HH:mm:ssZZ,"
+            "yyyy/MM/dd HH:mm:ss,yyyy-MM-dd')\n") in ddl, ddl
+    n, errors = gluevalidate.validate_catalog(lake.mnt)
+    assert errors == [] and n >= 1, errors
+
+
 def test_one_large_json_document_is_sampled_up_to_10_mib(lake):
     """JSON is sampled up to 10 MB, as Glue does: one ~1.5 MB document whose
     last member comes after the 1 MiB sample is read again whole, so that
