@@ -144,7 +144,10 @@ void crawl_run_free(struct run *r);
 /* Classify the objects R->todo[0..R->ntodo) lists, CRAWL_WORKERS at a
  * time: Parquet from its footer (exact columns and row count), anything
  * else from a sample of up to R->sample_limit bytes (decompressed, capped
- * at CRAWL_DECODED_MAX) through infer_sample().  Sets each object's result
+ * at CRAWL_DECODED_MAX) through infer_sample(); a JSON sample cut inside
+ * its first record (infer_result.partial: one large document) is fetched
+ * again with a CRAWL_DECODED_MAX bound (Glue samples JSON up to 10 MB),
+ * other objects once.  Sets each object's result
  * (have, fmt, cols, records, avg_size, or reason/err) and adds the bytes
  * read to the crawler's counters and stats.  Stops early when cancelled. */
 void crawl_sample_all(struct run *r);

@@ -54,8 +54,12 @@ struct infer_result {
  *    the same count in 70% of records and lines not mostly unsplit:
  *    UNKNOWN "inconsistent field counts ...".  fmt.quoted: some field was
  *    quoted.  fmt.header: see infer.c (Glue's rule, and a rule for
- *    all-string files).  Rows with another field count are counted but
- *    not typed.  A truncated sample ends at its last line end.
+ *    all-string files).  Values are typed by infer_text_type, except
+ *    that a slashed date alone ("2015/01/01") is string: Hive cannot read
+ *    it as DATE.  fmt.ts_forms: the TS_FORM_* bits (catalog.h) of the
+ *    values of the columns typed timestamp (for timestamp.formats).
+ *    Rows with another field count are counted but not typed.  A
+ *    truncated sample ends at its last line end.
  * Column names are lower-cased (control characters -> '_'; empty ->
  * col<i>; repeated CSV header names -> name_1, name_2, ...); headerless
  * CSV columns are col0, col1, ...  A column with no evidence is string.
