@@ -70,7 +70,14 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
     if (conn->capable & FUSE_CAP_ASYNC_READ)
         conn->want |= FUSE_CAP_ASYNC_READ;
     conn->max_write = 1u << 20;
+    /* The kernel caps this at the mount's read_ahead_kb (128 KiB unless
+     * root raises /sys/class/bdi/0:N/read_ahead_kb): sequential reads
+     * arrive as 128 KiB requests; reader.c does the real read-ahead. */
     conn->max_readahead = 1u << 20;
+    /* Room for the kernel's asynchronous read-ahead requests of many
+     * files read at once (the kernel's default is 12 in flight). */
+    conn->max_background = 64;
+    conn->congestion_threshold = 48;
     cfg->attr_timeout = 1.0;
     cfg->entry_timeout = 1.0;
     cfg->negative_timeout = 0.0;

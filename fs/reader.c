@@ -87,6 +87,37 @@ void reader_pool_submit(struct reader_pool *p, struct reader_job *j)
     pthread_mutex_unlock(&p->lock);
 }
 
+/* Queue J ahead of every queued job (a read waits for it). */
+static void pool_submit_first(struct reader_pool *p, struct reader_job *j)
+{
+    pthread_mutex_lock(&p->lock);
+    j->next = p->head;
+    p->head = j;
+    if (!p->tail)
+        p->tail = j;
+    pthread_cond_signal(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* Move J, if still queued, to the front of the queue. */
+static void pool_promote(struct reader_pool *p, struct reader_job *j)
+{
+    pthread_mutex_lock(&p->lock);
+    struct reader_job *prev = NULL, *q = p->head;
+    while (q && q != j) {
+        prev = q;
+        q = q->next;
+    }
+    if (q && prev) {
+        prev->next = q->next;
+        if (p->tail == q)
+            p->tail = prev;
+        q->next = p->head;
+        p->head = q;
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
 void reader_pool_free(struct reader_pool *p)
 {
     if (!p)
@@ -186,6 +217,10 @@ uint64_t reader_mem_bytes(uint64_t *idle)
  * read after a seek becomes up to three 128 KiB kernel reads (384 KiB),
  * which must not look like a sequential reader. */
 #define RUN_AHEAD ((uint64_t)512 << 10)
+/* Bytes kept behind the read position at least: the kernel has up to
+ * max_background (fs.c) read requests of 128 KiB in flight, answered by
+ * several threads in any order. */
+#define KEEP_BEHIND ((uint64_t)2 << 20)
 
 enum chunk_state { C_QUEUED, C_LOADING, C_DONE };
 
@@ -455,7 +490,11 @@ static void pump(struct reader *r, uint64_t need_end)
         r->tail = c;
         r->fetch_end = start + len;
         r->inflight++;
-        reader_pool_submit(r->pool, &c->job);
+        /* What a read waits for goes before other readers' read-ahead. */
+        if (start < need_end)
+            pool_submit_first(r->pool, &c->job);
+        else
+            reader_pool_submit(r->pool, &c->job);
     }
 }
 
@@ -480,8 +519,11 @@ static void ensure_window(struct reader *r, uint64_t pos, uint64_t need_end)
         r->max_pos = pos;
         r->fetch_end = pos; /* the empty window starts here */
     } else {
-        /* Keep one chunk's worth behind POS for reordered reads. */
+        /* Keep a chunk's worth (at least KEEP_BEHIND) behind POS for
+         * reads the kernel sends out of order. */
         uint64_t keep = chunk_size(r);
+        if (keep < KEEP_BEHIND)
+            keep = KEEP_BEHIND;
         while (r->head && r->head != r->tail &&
                r->head->off + r->head->len + keep <= pos) {
             struct chunk *c = r->head;
@@ -517,6 +559,8 @@ ssize_t reader_read(struct reader *r, char *buf, size_t len, uint64_t off)
         size_t want = c->len - in < len - done ? c->len - in : len - done;
         c->refs++;
         c->waiters++;
+        if (c->state == C_QUEUED)
+            pool_promote(r->pool, &c->job);
         while (c->got < in + want && c->state != C_DONE)
             pthread_cond_wait(&r->cond, &r->lock);
         c->waiters--;
