@@ -139,7 +139,7 @@ void reader_pool_free(struct reader_pool *p)
  * Chunks hold their bytes in SEG_SIZE segments mapped with mmap and kept
  * on a process-wide free list: a sequential reader recycles the same
  * pages instead of faulting in fresh ones for every chunk (page faults
- * and their pte locks were a third of the daemon's CPU per byte with
+ * and their pte locks were a fifth of the daemon's CPU per byte with
  * malloc'd 8 MiB chunks), and memory given back is really returned
  * (malloc kept freed chunks in per-thread arenas: peak RSS 200-350 MiB
  * while reading 1 GiB with a 64 MiB window). */

@@ -2,13 +2,22 @@
  * runs the ranged GETs (and the upload parts of writer_upload.c).
  *
  * A reader keeps a window of consecutive chunks [start, end) of the
- * object, fetched as parallel ranged GETs by pool threads.  A sequential
- * reader doubles the window each time a chunk is consumed, up to
- * window_max; a read outside the window (a seek) drops it and starts
- * again small: window_first for a read at offset 0, window_seek
- * elsewhere.  Memory per reader is bounded by the window plus one chunk
- * kept behind the read position (reads that the kernel sends slightly out
- * of order still hit).  Counts readahead_bytes_used / _wasted (stats.h). */
+ * object, fetched as parallel ranged GETs by pool threads; chunks are a
+ * quarter of the window, 256 KiB to chunk_max.  A read outside the window
+ * and more than a chunk past its end (a seek) drops it and starts again
+ * small: window_first for a read at
+ * offset 0, window_seek elsewhere.  Chunks are fetched ahead of the reads
+ * only once 512 KiB were read since the seek (or from offset 0), and a
+ * chunk read to its end doubles the window, up to window_max, only once
+ * half a window was read since the seek: a random reader never grows it.
+ * Chunks a read waits for go to the front of the pool's queue.
+ *
+ * Memory: chunk bytes are 256 KiB mmap'd segments shared by all readers
+ * through a free list (at most 32 MiB kept idle); per reader the window
+ * plus max(one chunk, 2 MiB) kept behind the read position (the kernel
+ * sends reads slightly out of order), and all readers together start no
+ * read-ahead beyond READER_MEM_MIN / 2 x window_max (below).  Counts
+ * readahead_bytes_used / _wasted (stats.h). */
 #ifndef GLUEFS_READER_H
 #define GLUEFS_READER_H
 
@@ -29,7 +38,8 @@ struct reader_pool;
 
 /* Start THREADS threads.  Returns 0 or -errno. */
 int reader_pool_new(unsigned threads, struct reader_pool **out);
-/* Queue J (FIFO); J must stay valid until its run() returns. */
+/* Queue J (FIFO, after the chunks reads wait for); J must stay valid
+ * until its run() returns. */
 void reader_pool_submit(struct reader_pool *p, struct reader_job *j);
 /* Run the jobs still queued, stop and join the threads, free P. */
 void reader_pool_free(struct reader_pool *p);
