@@ -317,7 +317,9 @@ static void setup(struct attempt *a, struct curl_slist *hdrs)
     curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, HTTP_SEND_BUFFER);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)HTTP_CONNECT_TIMEOUT_S);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)HTTP_LOW_SPEED_TIME_S);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
+                     (long)(r->idle_timeout_s ? r->idle_timeout_s
+                                              : HTTP_LOW_SPEED_TIME_S));
     curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "gluefs/0.1");
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);

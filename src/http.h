@@ -90,6 +90,12 @@ struct http_request {
      * already decide to retry. */
     bool (*retry)(void *ctx, long status, const struct buf *body);
 
+    /* Seconds without a byte moving before an attempt is abandoned;
+     * 0: HTTP_LOW_SPEED_TIME_S.  For answers a server computes before
+     * sending anything (s3rver's CompleteMultipartUpload of 10 GiB: about
+     * 40 s). */
+    unsigned idle_timeout_s;
+
     void *ctx;
 };
 

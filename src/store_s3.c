@@ -37,6 +37,10 @@
 #define S3_URL_MAX (64u << 10)
 #define S3_REGION_CACHE 64
 #define S3_REGION_MAX 32
+/* CompleteMultipartUpload and CopyObject answer only when done: S3 sends
+ * spaces meanwhile ("Processing of a Complete Multipart Upload request
+ * could take several minutes"), s3rver nothing (about 4 s a GiB). */
+#define S3_SLOW_ANSWER_S 900
 #define S3_MEMO_SLOTS 4
 #define S3_MEMO_TTL 2.0              /* seconds */
 #define S3_MEMO_BODY_MAX (4u << 20)  /* bytes of one kept page */
@@ -112,6 +116,7 @@ struct s3_call {
     struct buf *body_out;
     bool resumable;
     bool retry_error_200; /* a 200 may carry an <Error> (copy, complete) */
+    unsigned idle_timeout_s; /* 0: http.c's default */
     void *op; /* op state for the hooks */
 };
 
@@ -477,6 +482,7 @@ static int call_run(struct s3_call *c, long *status, char *code)
             .on_data = c->on_data,
             .body_out = c->body_out,
             .retry = call_retry,
+            .idle_timeout_s = c->idle_timeout_s,
             .ctx = c,
         };
         http_result_init(&res);
@@ -1158,6 +1164,7 @@ static int s3_mpu_complete(struct store *st, const char *bucket,
     c.body_len = req.len;
     c.body_out = &body;
     c.retry_error_200 = true;
+    c.idle_timeout_s = S3_SLOW_ANSWER_S;
     rc = call_run(&c, &status, NULL);
     if (!rc) {
         rc = s3xml_parse_complete(body.data, body.len, NULL, &e);
@@ -1220,6 +1227,7 @@ static int s3_copy(struct store *st, const char *src_bucket,
     add_meta(&c, meta, &mt);
     c.body_out = &body;
     c.retry_error_200 = true;
+    c.idle_timeout_s = S3_SLOW_ANSWER_S;
     rc = call_run(&c, &status, NULL);
     if (!rc) {
         rc = s3xml_parse_copy(body.data, body.len, NULL, &e);

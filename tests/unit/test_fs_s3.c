@@ -479,21 +479,25 @@ static void test_upload_modes(struct reader_pool *pool, const char *cache)
     char *data = pattern(n, 3);
     struct upload *u;
 
-    /* seek back after parts were sent: switches to staging */
+    /* seek back after parts were sent: part 1 is held in memory, part 2
+     * went up and is patched in the ring copy and sent again */
     upload_new_stream(&W.base, pool, "bkt", "seek.bin", &p, &u);
+    reset_counts();
     upload_write(u, data, n, 0);
     CHECK(upload_streaming(u), "still streaming");
     memcpy(data + 10, "PATCHED", 7);
-    CHECK(upload_write(u, "PATCHED", 7, 10) == 7, "seek-back write");
-    CHECK(!upload_streaming(u), "staged after seek back");
+    memcpy(data + PART + 10, "PATCHED", 7);
+    CHECK(upload_write(u, "PATCHED", 7, 10) == 7, "seek-back write, part 1");
+    CHECK(upload_write(u, "PATCHED", 7, PART + 10) == 7,
+          "seek-back write, part 2");
+    CHECK(upload_streaming(u), "still streaming after seek back");
     char rb[16];
-    CHECK(upload_read(u, rb, 7, 10) == 7 && !memcmp(rb, "PATCHED", 7),
+    CHECK(upload_read(u, rb, 7, PART + 10) == 7 && !memcmp(rb, "PATCHED", 7),
           "read back");
-    reset_counts();
-    CHECK(upload_flush(u, NULL, NULL) == 0, "flush staged");
+    CHECK(upload_flush(u, NULL, NULL) == 0, "flush");
     CHECK(object_is("bkt", "seek.bin", data, n), "patched object equal");
-    CHECK(W.count[O_PART] == 3 && W.count[O_DONE] == 1,
-          "staged multipart: %d parts", W.count[O_PART]);
+    CHECK(W.count[O_PART] == 4 && W.count[O_DONE] == 1,
+          "parts 1-3 and part 2 again: %d parts", W.count[O_PART]);
     upload_free(u);
 
     /* write inside the unsent buffer: patched in memory, still streaming */
