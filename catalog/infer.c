@@ -64,6 +64,16 @@ static size_t utf8_check(const unsigned char *s, size_t n, bool truncated,
     *nul = false;
     size_t i = 0;
     while (i < n) {
+        /* Eight ASCII bytes without a NUL at a time. */
+        if (n - i >= 8) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (((w | ((w - 0x0101010101010101ull) & ~w)) &
+                 0x8080808080808080ull) == 0) {
+                i += 8;
+                continue;
+            }
+        }
         unsigned char c = s[i];
         if (c == 0) {
             *nul = true;
@@ -822,38 +832,87 @@ struct colstat {
     size_t lettered;      /* values with a letter */
     size_t len_sum;
     bool same_as_first;   /* the first row's cell occurs again */
+    enum case_class first_cc; /* case_class of the first row's cell */
+    unsigned merged;      /* type_bit()s of the types merged into type:
+                             merging one again changes nothing */
     char *distinct[INFER_DISTINCT];
+    size_t dlen[INFER_DISTINCT];      /* their lengths */
+    unsigned dflags[INFER_DISTINCT];  /* their VF_* flags */
+    enum case_class dcc[INFER_DISTINCT]; /* their case classes */
     size_t ndistinct;
     bool many;            /* more than INFER_DISTINCT distinct values */
 };
 
-static int colstat_add(struct colstat *st, const char *first, const char *v,
-                       size_t len, bool typed)
+/* What colstat_add counts of one value (kept per distinct value, so that
+ * a repeated value is not scanned again). */
+#define VF_YEAR 1u   /* year_cell */
+#define VF_NAME 2u   /* name_like */
+#define VF_WORD 4u   /* has_header_word */
+#define VF_DIGIT 8u  /* has_digit */
+
+/* One bit per type csv_value_type returns, 0 for any other.  The CSV
+ * scalar types widen as a join (bigint < double, date < timestamp, all
+ * < string), so merging a type a column has already merged is a no-op
+ * and the column skips it (no parse, no allocation). */
+static unsigned type_bit(const char *t)
+{
+    switch (t[0]) {
+    case 'b':
+        return t[1] == 'o' ? 1u : t[1] == 'i' ? 2u : 0u; /* boolean, bigint */
+    case 'd':
+        return t[1] == 'o' ? 4u : t[1] == 'a' ? 8u : 0u; /* double, date */
+    case 't':
+        return 16u; /* timestamp */
+    case 's':
+        return 32u; /* string */
+    default:
+        return 0;
+    }
+}
+
+/* Count V[0..LEN) (NUL-terminated, no NUL inside: utf8_check refused
+ * those) in ST; FIRST[0..FIRST_LEN) is the first row's cell (NULL: none). */
+static int colstat_add(struct colstat *st, const char *first, size_t first_len,
+                       const char *v, size_t len, bool typed)
 {
     if (len == 0)
         return 0;
     st->values++;
     st->typed += typed;
-    int y;
-    st->years += year_cell(v, len, &y);
     st->len_sum += len;
-    st->name_like += name_like(v, len);
-    st->worded += has_header_word(v, len);
-    st->digits += has_digit(v);
-    if (first) {
-        if (strcmp(first, v) == 0)
-            st->same_as_first = true;
-        enum case_class c = case_class(v);
-        if (c != CC_NONE) {
-            st->lettered++;
-            st->other_case += c != case_class(first);
-        }
+    if (first && first_len == len && memcmp(first, v, len) == 0)
+        st->same_as_first = true;
+    size_t slot = st->ndistinct;
+    if (!st->many)
+        for (size_t i = 0; i < st->ndistinct; i++)
+            if (st->dlen[i] == len && memcmp(st->distinct[i], v, len) == 0) {
+                slot = i;
+                break;
+            }
+    bool known = slot < st->ndistinct;
+    unsigned flags;
+    enum case_class c;
+    if (known) {
+        flags = st->dflags[slot];
+        c = st->dcc[slot];
+    } else {
+        int y;
+        flags = (year_cell(v, len, &y) ? VF_YEAR : 0) |
+                (name_like(v, len) ? VF_NAME : 0) |
+                (has_header_word(v, len) ? VF_WORD : 0) |
+                (has_digit(v) ? VF_DIGIT : 0);
+        c = case_class(v);
     }
-    if (st->many)
+    st->years += (flags & VF_YEAR) != 0;
+    st->name_like += (flags & VF_NAME) != 0;
+    st->worded += (flags & VF_WORD) != 0;
+    st->digits += (flags & VF_DIGIT) != 0;
+    if (first && c != CC_NONE) {
+        st->lettered++;
+        st->other_case += c != st->first_cc;
+    }
+    if (known || st->many)
         return 0;
-    for (size_t i = 0; i < st->ndistinct; i++)
-        if (strcmp(st->distinct[i], v) == 0)
-            return 0;
     if (st->ndistinct == INFER_DISTINCT) {
         st->many = true;
         return 0;
@@ -861,6 +920,9 @@ static int colstat_add(struct colstat *st, const char *first, const char *v,
     st->distinct[st->ndistinct] = strndup(v, len);
     if (!st->distinct[st->ndistinct])
         return -ENOMEM;
+    st->dlen[st->ndistinct] = len;
+    st->dflags[st->ndistinct] = flags;
+    st->dcc[st->ndistinct] = c;
     st->ndistinct++;
     return 0;
 }
@@ -1196,7 +1258,9 @@ static int infer_csv(const char *data, size_t n, bool truncated,
         end_line = rec->line;
         for (size_t j = 0; j < rec->n; j++) {
             quoted |= rec->quoted[j];
-            end_line += count_line_ends(rec->field[j], rec->len[j]);
+            /* Only a quoted field can hold a line end (csv.c). */
+            if (rec->quoted[j])
+                end_line += count_line_ends(rec->field[j], rec->len[j]);
         }
         if (rows == 1) {
             if (rec->n != ncols)
@@ -1209,6 +1273,7 @@ static int infer_csv(const char *data, size_t n, bool truncated,
                     break;
                 }
                 first_len[j] = rec->len[j];
+                st[j].first_cc = case_class(first[j]);
                 uint32_t no_forms = 0; /* counted if the row is data */
                 const char *t = csv_value_type(rec->field[j], rec->len[j],
                                                &no_forms);
@@ -1228,15 +1293,18 @@ static int infer_csv(const char *data, size_t n, bool truncated,
         for (size_t j = 0; j < rec->n && rc == 0; j++) {
             const char *t = csv_value_type(rec->field[j], rec->len[j],
                                            &st[j].ts_forms);
-            if (t) {
+            unsigned bit = t ? type_bit(t) : 0;
+            if (t && (!bit || !(st[j].merged & bit))) {
                 struct htype *h = htype_parse(t);
                 if (!h || htype_merge_into(&st[j].type, h) < 0)
                     rc = -ENOMEM;
+                else
+                    st[j].merged |= bit;
             }
             if (rc == 0 && t)
                 rc = colstat_add(&st[j], have_first ? first[j] : NULL,
-                                 rec->field[j], rec->len[j],
-                                 strcmp(t, "string") != 0);
+                                 first_len[j], rec->field[j], rec->len[j],
+                                 bit != 32u);
         }
     }
     if (rc != 0) {

@@ -188,6 +188,10 @@ static const char *number_type(const char *s, size_t n)
      * rejected by strtod's range check. */
     if (n > 64)
         return "string";
+    /* Without an exponent, at most 64 characters are below 1e64: finite,
+     * no need to ask strtod. */
+    if (!exponent)
+        return "double";
     char tmp[72];
     memcpy(tmp, s, n);
     tmp[n] = '\0';
