@@ -118,6 +118,7 @@ static size_t utf8_check(const unsigned char *s, size_t n, bool truncated,
 struct colset {
     char **names;
     struct htype **types; /* NULL: no evidence yet */
+    unsigned *merged;     /* json_scalar_bit()s merged into types[i] */
     size_t n, cap;
     size_t *slots;        /* hash of names: index + 1, 0 empty */
     size_t nslots;        /* a power of two, > 2 * n */
@@ -131,6 +132,7 @@ static void colset_release(struct colset *cs)
     }
     free(cs->names);
     free(cs->types);
+    free(cs->merged);
     free(cs->slots);
     memset(cs, 0, sizeof(*cs));
 }
@@ -190,6 +192,10 @@ static ssize_t colset_find(struct colset *cs, const char *name, size_t hint)
         if (!nt)
             return -ENOMEM;
         cs->types = nt;
+        unsigned *nm = realloc(cs->merged, nc * sizeof(*nm));
+        if (!nm)
+            return -ENOMEM;
+        cs->merged = nm;
         cs->cap = nc;
     }
     char *s = strdup(name);
@@ -197,6 +203,7 @@ static ssize_t colset_find(struct colset *cs, const char *name, size_t hint)
         return -ENOMEM;
     cs->names[cs->n] = s;
     cs->types[cs->n] = NULL;
+    cs->merged[cs->n] = 0;
     *slot = cs->n + 1;
     return (ssize_t)cs->n++;
 }
@@ -234,7 +241,23 @@ static int colset_to_result(struct colset *cs, struct infer_result *out)
 struct json_cut {
     size_t rec_cut, any_cut;
     bool too_deep;
+    char rec_close;  /* what closes the bracket open at REC_CUT: the one
+                        that opened depth 1 (the top-level array), or 0
+                        (none open) */
 };
+
+/* S[I..N) is inside a JSON string: the index just after its closing
+ * quote (escaped characters skipped), or N when it does not end there. */
+static size_t json_skip_string(const char *s, size_t n, size_t i)
+{
+    while (i < n) {
+        char ch = s[i];
+        if (ch == '"')
+            return i + 1;
+        i += ch == '\\' ? 2 : 1;
+    }
+    return n;
+}
 
 static void json_find_cut(const char *s, size_t n, struct json_cut *c)
 {
@@ -245,28 +268,22 @@ static void json_find_cut(const char *s, size_t n, struct json_cut *c)
         i++;
     if (i < n && s[i] == '[')
         level = 1;
-    bool in_str = false, esc = false;
-    for (; i < n; i++) {
+    char outer = 0; /* the bracket that opened depth 1 last */
+    while (i < n) {
         char ch = s[i];
-        if (in_str) {
-            if (esc)
-                esc = false;
-            else if (ch == '\\')
-                esc = true;
-            else if (ch == '"')
-                in_str = false;
+        if (ch == '"') {
+            i = json_skip_string(s, n, i + 1);
             continue;
         }
         switch (ch) {
-        case '"':
-            in_str = true;
-            break;
         case '{':
         case '[':
             if (++depth > INFER_JSON_DEPTH) {
                 c->too_deep = true;
                 return;
             }
+            if (depth == 1)
+                outer = ch;
             break;
         case '}':
         case ']':
@@ -274,19 +291,43 @@ static void json_find_cut(const char *s, size_t n, struct json_cut *c)
                 return; /* unbalanced: leave it to the reader */
             depth--;
             c->any_cut = i + 1;
-            if (depth == level)
+            if (depth == level) {
                 c->rec_cut = i + 1;
+                c->rec_close = depth ? (outer == '{' ? '}' : ']') : 0;
+            }
             break;
         case ',':
             if (depth >= 1)
                 c->any_cut = i;
-            if (depth == level && depth >= 1)
+            if (depth == level && depth >= 1) {
                 c->rec_cut = i;
+                c->rec_close = outer == '{' ? '}' : ']';
+            }
             break;
         default:
             break;
         }
+        i++;
     }
+}
+
+/* S[0..CUT) followed by CLOSE (unless 0) and a newline, in a new
+ * NUL-terminated string (*LEN bytes): json_close_at when the one open
+ * bracket is known. */
+static char *json_close_with(const char *s, size_t cut, char close,
+                             size_t *len)
+{
+    char *t = malloc(cut + 3);
+    if (!t)
+        return NULL;
+    memcpy(t, s, cut);
+    size_t k = cut;
+    if (close)
+        t[k++] = close;
+    t[k++] = '\n';
+    t[k] = '\0';
+    *len = k;
+    return t;
 }
 
 /* S[0..CUT) followed by the brackets that close what is open there, in a
@@ -295,24 +336,18 @@ static char *json_close_at(const char *s, size_t cut, size_t *len)
 {
     char stack[INFER_JSON_DEPTH + 1];
     size_t depth = 0;
-    bool in_str = false, esc = false;
-    for (size_t i = 0; i < cut; i++) {
+    size_t i = 0;
+    while (i < cut) {
         char ch = s[i];
-        if (in_str) {
-            if (esc)
-                esc = false;
-            else if (ch == '\\')
-                esc = true;
-            else if (ch == '"')
-                in_str = false;
+        if (ch == '"') {
+            i = json_skip_string(s, cut, i + 1);
             continue;
         }
-        if (ch == '"')
-            in_str = true;
-        else if ((ch == '{' || ch == '[') && depth < INFER_JSON_DEPTH)
+        if ((ch == '{' || ch == '[') && depth < INFER_JSON_DEPTH)
             stack[depth++] = ch;
         else if ((ch == '}' || ch == ']') && depth > 0)
             depth--;
+        i++;
     }
     char *t = malloc(cut + depth + 2);
     if (!t)
@@ -372,22 +407,76 @@ static char *column_name(const char *s, size_t index)
 }
 
 /* Add one record's members to CS. */
+/* One bit per scalar type htype_from_jval gives V (boolean, bigint,
+ * double, date, timestamp, string); 0 for null, arrays and objects.
+ * Hive's widening is a join (bigint < double, date < timestamp, all <
+ * string; a scalar and a struct or array -> string), so merging a scalar
+ * type a column has already merged is a no-op: json_add_record skips it
+ * (no type built, nothing allocated).  A JSON string is a date or
+ * timestamp exactly when infer_text_type says so and the date is written
+ * with '-' (htype_from_jval's ISO-only rule). */
+static unsigned json_scalar_bit(const struct jval *v)
+{
+    if (!v)
+        return 0;
+    switch (v->type) {
+    case J_BOOL:
+        return 1u;
+    case J_INT:
+        return 2u;
+    case J_DOUBLE:
+        return 4u;
+    case J_STRING: {
+        const char *t = infer_text_type(v->u.str.s, v->u.str.len);
+        if (t && v->u.str.len >= 10 && v->u.str.s[4] == '-') {
+            if (strcmp(t, "date") == 0)
+                return 8u;
+            if (strcmp(t, "timestamp") == 0)
+                return 16u;
+        }
+        return 32u;
+    }
+    default:
+        return 0;
+    }
+}
+
 static int json_add_record(struct colset *cs, const struct jval *rec)
 {
     ssize_t j = -1;
     for (size_t i = 0; i < rec->u.c.n; i++) {
-        char *name = column_name(rec->u.c.keys[i], cs->n);
-        if (!name)
-            return -ENOMEM;
-        j = colset_find(cs, name, (size_t)(j + 1));
+        /* column_name's lower-casing, on the stack for a usual key */
+        const char *key = rec->u.c.keys[i];
+        size_t klen = key ? strlen(key) : 0;
+        char nbuf[256];
+        char *name = NULL;
+        if (klen > 0 && klen < sizeof(nbuf)) {
+            for (size_t k = 0; k <= klen; k++) {
+                char c = key[k];
+                if (c >= 'A' && c <= 'Z')
+                    c = (char)(c - 'A' + 'a');
+                else if (k < klen && ((unsigned char)c < 0x20 || c == 0x7f))
+                    c = '_';
+                nbuf[k] = c;
+            }
+        } else {
+            name = column_name(key, cs->n);
+            if (!name)
+                return -ENOMEM;
+        }
+        j = colset_find(cs, name ? name : nbuf, (size_t)(j + 1));
         free(name);
         if (j == -E2BIG)
             continue; /* past the column cap: ignored */
         if (j < 0)
             return (int)j;
+        unsigned bit = json_scalar_bit(rec->u.c.items[i]);
+        if (bit && (cs->merged[j] & bit))
+            continue;
         struct htype *t = htype_from_jval(rec->u.c.items[i]);
         if (!t || htype_merge_into(&cs->types[j], t) < 0)
             return -ENOMEM;
+        cs->merged[j] |= bit;
     }
     return 0;
 }
@@ -420,7 +509,11 @@ static int infer_json(const char *data, size_t n, size_t skipped,
             partial = true;
         }
         if (cut > 0) {
-            repaired = json_close_at(data, cut, &tlen);
+            /* At a record's end at most the depth-1 bracket is open and
+             * json_find_cut knows it: no second scan. */
+            repaired = partial ? json_close_at(data, cut, &tlen)
+                               : json_close_with(data, cut, c.rec_close,
+                                                 &tlen);
             if (!repaired)
                 return -ENOMEM;
             text = repaired;
@@ -774,6 +867,26 @@ static bool year_cell(const char *s, size_t n, int *y)
     return true;
 }
 
+/* One bit per type csv_value_type returns, 0 for any other.  The CSV
+ * scalar types widen as a join (bigint < double, date < timestamp, all
+ * < string), so merging a type a column has already merged is a no-op
+ * and the column skips it (no parse, no allocation). */
+static unsigned type_bit(const char *t)
+{
+    switch (t[0]) {
+    case 'b':
+        return t[1] == 'o' ? 1u : t[1] == 'i' ? 2u : 0u; /* boolean, bigint */
+    case 'd':
+        return t[1] == 'o' ? 4u : t[1] == 'a' ? 8u : 0u; /* double, date */
+    case 't':
+        return 16u; /* timestamp */
+    case 's':
+        return 32u; /* string */
+    default:
+        return 0;
+    }
+}
+
 /* What the data rows (all but the first) look like in one column, for
  * comparing with the first row's cell. */
 /* The TS_FORM_* bit of a value infer_text_type typed TYPE ("date" or
@@ -782,9 +895,10 @@ static bool year_cell(const char *s, size_t n, int *y)
  * then an optional zone. */
 static uint32_t csv_ts_form(const char *s, size_t n, const char *type)
 {
-    if (!strcmp(type, "date"))
+    unsigned bit = type_bit(type);
+    if (bit == 8u) /* date */
         return TS_FORM_DATE;
-    if (strcmp(type, "timestamp") || n < 16)
+    if (bit != 16u || n < 16) /* not a timestamp */
         return 0;
     bool slash = s[4] == '/', t = s[10] == 'T';
     int prec = TS_FORM_PREC_MIN;
@@ -811,7 +925,7 @@ static const char *csv_value_type(const char *s, size_t n, uint32_t *forms)
     const char *t = infer_text_type(s, n);
     if (!t)
         return NULL;
-    if (!strcmp(t, "date") && s[4] == '/')
+    if (type_bit(t) == 8u && s[4] == '/') /* a slashed date */
         return "string";
     *forms |= csv_ts_form(s, n, t);
     return t;
@@ -850,24 +964,50 @@ struct colstat {
 #define VF_WORD 4u   /* has_header_word */
 #define VF_DIGIT 8u  /* has_digit */
 
-/* One bit per type csv_value_type returns, 0 for any other.  The CSV
- * scalar types widen as a join (bigint < double, date < timestamp, all
- * < string), so merging a type a column has already merged is a no-op
- * and the column skips it (no parse, no allocation). */
-static unsigned type_bit(const char *t)
+
+/* The VF_* flags of V[0..LEN) (no NUL inside) and its case_class in
+ * *CC, in one pass: what year_cell, name_like, has_header_word, has_digit
+ * and case_class say of it. */
+static unsigned value_flags(const char *v, size_t len, enum case_class *cc)
 {
-    switch (t[0]) {
-    case 'b':
-        return t[1] == 'o' ? 1u : t[1] == 'i' ? 2u : 0u; /* boolean, bigint */
-    case 'd':
-        return t[1] == 'o' ? 4u : t[1] == 'a' ? 8u : 0u; /* double, date */
-    case 't':
-        return 16u; /* timestamp */
-    case 's':
-        return 32u; /* string */
-    default:
-        return 0;
+    bool lo = false, up = false, title = true, word_start = true;
+    bool digit = false, ctrl = false, high = false;
+    size_t spaces = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)v[i];
+        bool l = c >= 'a' && c <= 'z', u = c >= 'A' && c <= 'Z';
+        lo |= l;
+        up |= u;
+        if (l || u) {
+            if (word_start != u)
+                title = false;
+            word_start = false;
+        } else {
+            word_start = true;
+        }
+        digit |= c >= '0' && c <= '9';
+        ctrl |= c < 0x20 || c == 0x7f;
+        high |= c >= 0x80;
+        spaces += c == ' ';
     }
+    *cc = !lo && !up ? CC_NONE
+          : !up      ? CC_LOWER
+          : !lo      ? CC_UPPER
+          : title    ? CC_TITLE
+                     : CC_MIXED;
+    int y;
+    unsigned f = 0;
+    if (year_cell(v, len, &y))
+        f |= VF_YEAR;
+    if (len > 0 && len <= INFER_NAME_MAX && !ctrl && (lo || up || high) &&
+        spaces <= 3)
+        f |= VF_NAME;
+    /* has_header_word finds words of ASCII letters only */
+    if ((lo || up) && has_header_word(v, len))
+        f |= VF_WORD;
+    if (digit)
+        f |= VF_DIGIT;
+    return f;
 }
 
 /* Count V[0..LEN) (NUL-terminated, no NUL inside: utf8_check refused
@@ -896,12 +1036,7 @@ static int colstat_add(struct colstat *st, const char *first, size_t first_len,
         flags = st->dflags[slot];
         c = st->dcc[slot];
     } else {
-        int y;
-        flags = (year_cell(v, len, &y) ? VF_YEAR : 0) |
-                (name_like(v, len) ? VF_NAME : 0) |
-                (has_header_word(v, len) ? VF_WORD : 0) |
-                (has_digit(v) ? VF_DIGIT : 0);
-        c = case_class(v);
+        flags = value_flags(v, len, &c);
     }
     st->years += (flags & VF_YEAR) != 0;
     st->name_like += (flags & VF_NAME) != 0;

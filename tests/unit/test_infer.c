@@ -326,6 +326,20 @@ static const struct sample_case samples[] = {
     {"truncated inside a string",
      "[{\"a\":\"x]}\"},{\"a\":\"y,\\\"z", 0, true, "json", 0, -1, "a:string", 1,
      12, -1},
+    /* ---- a type seen again after a wider one stays widened (a column
+     * merges each value type once) */
+    {"csv types seen again", "n,d,b\n1,2020-01-01,true\n"
+     "2.5,2020-01-01 10:00:00,false\n3,2020-01-02,x\n4,2020-01-03,true\n",
+     0, false, "csv", ',', 1, "n:double,d:timestamp,b:string", 4, 0, 0},
+    {"json types seen again",
+     "{\"a\":1,\"b\":\"2020-01-01\",\"c\":\"2020-01-01\"}\n"
+     "{\"a\":2.5,\"b\":\"2020-01-01T10:00:00Z\",\"c\":\"2020-01-01 10:00\"}\n"
+     "{\"a\":3,\"b\":\"2020/01/02\",\"c\":\"2020-01-03\"}\n"
+     "{\"a\":4,\"b\":{\"x\":1},\"c\":null}\n",
+     0, false, "json", 0, -1, "a:double,b:string,c:timestamp", 4, 0, -1},
+    {"truncated array of records",
+     "[{\"a\":1},\n {\"a\":\"q\\\\\"},\n {\"a\":3", 0, true, "json", 0, -1,
+     "a:string", 2, 22, -1},
 };
 
 static void test_samples(void)
