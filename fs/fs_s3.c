@@ -1210,10 +1210,16 @@ int fss3_truncate(const char *path, off_t size, struct fuse_file_info *fi)
     if (!rc)
         __atomic_store_n(&f->cur_size, (uint64_t)size, __ATOMIC_RELAXED);
     f->mtime_set = false;
-    if (listed)
-        writer_unlock(f);
-    else
-        pthread_mutex_unlock(&f->lock);
+    pthread_mutex_unlock(&f->lock);
+    if (listed) {
+        /* truncate(path) found a handle still writing the path (often one
+         * already closed whose release has not arrived yet: FUSE sends
+         * release asynchronously): the new size must be in the store when
+         * truncate() returns, as without a handle */
+        if (!rc)
+            rc = file_flush(f);
+        file_put(f);
+    }
     if (own) {
         if (!rc)
             rc = file_flush(f);
