@@ -36,7 +36,7 @@
 
 /* ---- small helpers ---- */
 
-static void iso_time(int64_t secs, char *out, size_t n)
+void crawl_iso_time(int64_t secs, char *out, size_t n)
 {
     time_t tt = (time_t)secs;
     struct tm tm;
@@ -56,7 +56,7 @@ static sqlite3_stmt *run_prepare(struct run *r, const char *sql)
     return st;
 }
 
-static void bind_str(sqlite3_stmt *st, int i, const char *s)
+void crawl_bind_str(sqlite3_stmt *st, int i, const char *s)
 {
     if (s)
         sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
@@ -64,7 +64,7 @@ static void bind_str(sqlite3_stmt *st, int i, const char *s)
         sqlite3_bind_null(st, i);
 }
 
-static const char *col_text(sqlite3_stmt *st, int i)
+const char *crawl_col_text(sqlite3_stmt *st, int i)
 {
     const unsigned char *s = sqlite3_column_text(st, i);
     return s ? (const char *)s : "";
@@ -88,7 +88,7 @@ static void run_vlog(struct run *r, enum crawl_log_kind kind, int level,
     if (level >= LOG_DEBUG)
         return;
     char ts[32];
-    iso_time(time(NULL), ts, sizeof ts);
+    crawl_iso_time(time(NULL), ts, sizeof ts);
     /* Glue's CloudWatch lines: "INFO : Created table ..." */
     const char *lv = level <= LOG_ERR ? "ERROR" : level == LOG_WARNING ? "WARN"
                                                                       : "INFO";
@@ -468,25 +468,25 @@ static int load_previous(struct run *r, sqlite3_stmt *st, struct cobj *o,
                          const char *bucket)
 {
     sqlite3_reset(st);
-    bind_str(st, 1, r->name);
-    bind_str(st, 2, bucket);
-    bind_str(st, 3, o->key);
+    crawl_bind_str(st, 1, r->name);
+    crawl_bind_str(st, 2, bucket);
+    crawl_bind_str(st, 3, o->key);
     if (sqlite3_step(st) != SQLITE_ROW)
         return 0;
-    if (strcmp(col_text(st, 0), o->etag) ||
+    if (strcmp(crawl_col_text(st, 0), o->etag) ||
         (uint64_t)sqlite3_column_int64(st, 1) != o->size)
         return 0;
     snprintf(o->fmt.classification, sizeof o->fmt.classification, "%s",
-             col_text(st, 2));
+             crawl_col_text(st, 2));
     snprintf(o->fmt.compression, sizeof o->fmt.compression, "%s",
-             col_text(st, 3));
+             crawl_col_text(st, 3));
     o->fmt.delimiter = (char)sqlite3_column_int(st, 4);
     o->fmt.header = sqlite3_column_int(st, 5) != 0;
     o->fmt.quoted = sqlite3_column_int(st, 6) != 0;
     o->fmt.ts_forms = (uint32_t)sqlite3_column_int64(st, 10);
     o->records = (uint64_t)sqlite3_column_int64(st, 7);
     o->avg_size = sqlite3_column_double(st, 9);
-    const char *schema = col_text(st, 8);
+    const char *schema = crawl_col_text(st, 8);
     if (!strcmp(o->fmt.classification, "UNKNOWN")) {
         o->reason = strdup(schema);
         if (!o->reason)
@@ -1102,7 +1102,7 @@ static int save_objects(struct run *r, bool complete)
             state_rollback(r->db);
             return -EIO;
         }
-        bind_str(del, 1, r->name);
+        crawl_bind_str(del, 1, r->name);
         rc = sqlite3_step(del) == SQLITE_DONE ? 0 : -EIO;
         sqlite3_finalize(del);
     }
@@ -1125,19 +1125,19 @@ static int save_objects(struct run *r, bool complete)
             break;
         }
         sqlite3_reset(st);
-        bind_str(st, 1, r->name);
-        bind_str(st, 2, t->bucket);
-        bind_str(st, 3, o->key);
-        bind_str(st, 4, o->etag);
+        crawl_bind_str(st, 1, r->name);
+        crawl_bind_str(st, 2, t->bucket);
+        crawl_bind_str(st, 3, o->key);
+        crawl_bind_str(st, 4, o->etag);
         sqlite3_bind_int64(st, 5, (sqlite3_int64)o->size);
-        bind_str(st, 6, t->name);
-        bind_str(st, 7, o->reason ? "UNKNOWN" : o->fmt.classification);
-        bind_str(st, 8, o->fmt.compression[0] ? o->fmt.compression : "none");
+        crawl_bind_str(st, 6, t->name);
+        crawl_bind_str(st, 7, o->reason ? "UNKNOWN" : o->fmt.classification);
+        crawl_bind_str(st, 8, o->fmt.compression[0] ? o->fmt.compression : "none");
         sqlite3_bind_int(st, 9, (unsigned char)o->fmt.delimiter);
         sqlite3_bind_int(st, 10, o->fmt.header);
         sqlite3_bind_int(st, 11, o->fmt.quoted);
         sqlite3_bind_int64(st, 12, (sqlite3_int64)o->records);
-        bind_str(st, 13, schema);
+        crawl_bind_str(st, 13, schema);
         sqlite3_bind_double(st, 14, o->avg_size);
         sqlite3_bind_int64(st, 15, (sqlite3_int64)o->fmt.ts_forms);
         if (sqlite3_step(st) != SQLITE_DONE)

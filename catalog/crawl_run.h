@@ -141,6 +141,15 @@ int crawl_run(struct run *r, char *err, size_t errlen);
 /* Free R and everything it holds. */
 void crawl_run_free(struct run *r);
 
+/* State-store helpers shared by crawler.c and crawl_run.c (crawl_run.c).
+ * crawl_iso_time: SECS (Unix seconds) as "YYYY-MM-DDTHH:MM:SSZ" (UTC)
+ * into OUT of N bytes (21 needed).  crawl_bind_str: binds S to parameter
+ * I of ST, NULL when S is NULL.  crawl_col_text: column I of ST's row,
+ * "" for NULL; valid until ST steps or is reset. */
+void crawl_iso_time(int64_t secs, char *out, size_t n);
+void crawl_bind_str(sqlite3_stmt *st, int i, const char *s);
+const char *crawl_col_text(sqlite3_stmt *st, int i);
+
 /* Classify the objects R->todo[0..R->ntodo) lists, CRAWL_WORKERS at a
  * time: Parquet from its footer (exact columns and row count), anything
  * else from a sample of up to R->sample_limit bytes (decompressed, capped

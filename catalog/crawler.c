@@ -54,14 +54,6 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void iso_time(int64_t secs, char *out, size_t n)
-{
-    time_t tt = (time_t)secs;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static bool is_default(const struct crawler *c)
 {
     return !strcmp(c->name, "default");
@@ -102,14 +94,6 @@ static sqlite3_stmt *cr_prepare(const char *sql)
     return st;
 }
 
-static void bind_str(sqlite3_stmt *st, int i, const char *s)
-{
-    if (s)
-        sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(st, i);
-}
-
 static char *join(char **v, size_t n)
 {
     struct buf b;
@@ -135,14 +119,14 @@ static int crawler_save(const struct crawler *c)
         return -EIO;
     char *targets = join(c->sp.targets, c->sp.ntargets);
     char *excludes = join(c->sp.excludes, c->sp.nexcludes);
-    bind_str(st, 1, c->name);
-    bind_str(st, 2, c->spec_text);
-    bind_str(st, 3, targets);
-    bind_str(st, 4, c->sp.database);
-    bind_str(st, 5, excludes);
+    crawl_bind_str(st, 1, c->name);
+    crawl_bind_str(st, 2, c->spec_text);
+    crawl_bind_str(st, 3, targets);
+    crawl_bind_str(st, 4, c->sp.database);
+    crawl_bind_str(st, 5, excludes);
     sqlite3_bind_int64(st, 6, c->sp.interval);
-    bind_str(st, 7, state_names[c->state]);
-    bind_str(st, 8, c->last_run);
+    crawl_bind_str(st, 7, state_names[c->state]);
+    crawl_bind_str(st, 8, c->last_run);
     sqlite3_bind_int64(st, 9, c->started);
     sqlite3_bind_int64(st, 10, c->elapsed);
     sqlite3_bind_int64(st, 11, (sqlite3_int64)c->objects_scanned);
@@ -150,7 +134,7 @@ static int crawler_save(const struct crawler *c)
     sqlite3_bind_int64(st, 13, (sqlite3_int64)c->tables_created);
     sqlite3_bind_int64(st, 14, (sqlite3_int64)c->tables_updated);
     sqlite3_bind_int64(st, 15, (sqlite3_int64)c->tables_deleted);
-    bind_str(st, 16, c->error);
+    crawl_bind_str(st, 16, c->error);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
     if (rc)
         log_err("crawler '%s': cannot save: %s", c->name,
@@ -224,12 +208,6 @@ static int crawler_insert(struct crawler *c)
     return 0;
 }
 
-static const char *col_text(sqlite3_stmt *st, int i)
-{
-    const unsigned char *s = sqlite3_column_text(st, i);
-    return s ? (const char *)s : "";
-}
-
 static int crawlers_load(void)
 {
     sqlite3_stmt *st = cr_prepare(
@@ -240,19 +218,19 @@ static int crawlers_load(void)
         return -EIO;
     int rc = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
-        struct crawler *c = crawler_new(col_text(st, 0));
+        struct crawler *c = crawler_new(crawl_col_text(st, 0));
         if (!c) {
             rc = -ENOMEM;
             break;
         }
         if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
-            const char *spec = col_text(st, 1);
+            const char *spec = crawl_col_text(st, 1);
             char err[256];
             c->spec_text = strdup(spec);
             if (crawl_spec_parse(spec, strlen(spec), true, &c->sp, err, sizeof err))
                 log_warn("crawler '%s': stored spec: %s", c->name, err);
         }
-        snprintf(c->last_run, sizeof c->last_run, "%s", col_text(st, 3));
+        snprintf(c->last_run, sizeof c->last_run, "%s", crawl_col_text(st, 3));
         c->started = sqlite3_column_int64(st, 4);
         c->elapsed = sqlite3_column_int64(st, 5);
         c->objects_scanned = (uint64_t)sqlite3_column_int64(st, 6);
@@ -260,8 +238,8 @@ static int crawlers_load(void)
         c->tables_created = (uint64_t)sqlite3_column_int64(st, 8);
         c->tables_updated = (uint64_t)sqlite3_column_int64(st, 9);
         c->tables_deleted = (uint64_t)sqlite3_column_int64(st, 10);
-        snprintf(c->error, sizeof c->error, "%s", col_text(st, 11));
-        if (strcmp(col_text(st, 2), "READY")) {
+        snprintf(c->error, sizeof c->error, "%s", crawl_col_text(st, 11));
+        if (strcmp(crawl_col_text(st, 2), "READY")) {
             /* The mount ended during a run. */
             snprintf(c->last_run, sizeof c->last_run, "FAILED");
             snprintf(c->error, sizeof c->error, "interrupted");
@@ -614,12 +592,12 @@ int crawler_remove(const char *name)
         sqlite3_stmt *st2 =
             cr_prepare("DELETE FROM crawl_objects WHERE crawler = ?1");
         if (st) {
-            bind_str(st, 1, name);
+            crawl_bind_str(st, 1, name);
             if (sqlite3_step(st) != SQLITE_DONE)
                 rc = -EIO;
         }
         if (st2) {
-            bind_str(st2, 1, name);
+            crawl_bind_str(st2, 1, name);
             sqlite3_step(st2);
         }
         if (!st)
@@ -709,7 +687,7 @@ static int status_text(const struct crawler *c, struct buf *out)
 {
     char started[32] = "";
     if (c->started)
-        iso_time(c->started, started, sizeof started);
+        crawl_iso_time(c->started, started, sizeof started);
     int64_t elapsed = c->elapsed;
     if (c->state != CS_READY && c->started)
         elapsed = (int64_t)time(NULL) - c->started;
