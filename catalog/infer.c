@@ -722,34 +722,10 @@ static int sniff_one(const char *data, size_t n, bool truncated, char delim,
 /* ------------------------------------------------------------------ */
 /* CSV: header detection */
 
-enum case_class { CC_NONE, CC_LOWER, CC_UPPER, CC_TITLE, CC_MIXED };
-
 /* lower ("city"), UPPER ("USA"), Title ("Name", "New York": every word
  * starts with a capital, the rest lower), or mixed ("iPhone", "MPAA
- * Rating"). */
-static enum case_class case_class(const char *s)
-{
-    bool lo = false, up = false, title = true, word_start = true;
-    for (; *s; s++) {
-        bool l = *s >= 'a' && *s <= 'z', u = *s >= 'A' && *s <= 'Z';
-        lo |= l;
-        up |= u;
-        if (l || u) {
-            if (word_start != u)
-                title = false;
-            word_start = false;
-        } else {
-            word_start = true;
-        }
-    }
-    if (!lo && !up)
-        return CC_NONE;
-    if (!up)
-        return CC_LOWER;
-    if (!lo)
-        return CC_UPPER;
-    return title ? CC_TITLE : CC_MIXED;
-}
+ * Rating"); value_flags() and case_class() tell it. */
+enum case_class { CC_NONE, CC_LOWER, CC_UPPER, CC_TITLE, CC_MIXED };
 
 static bool has_digit(const char *s)
 {
@@ -1008,6 +984,14 @@ static unsigned value_flags(const char *v, size_t len, enum case_class *cc)
     if (digit)
         f |= VF_DIGIT;
     return f;
+}
+
+/* The case_class of the NUL-terminated S (value_flags' letter-case rule). */
+static enum case_class case_class(const char *s)
+{
+    enum case_class cc;
+    (void)value_flags(s, strlen(s), &cc);
+    return cc;
 }
 
 /* Count V[0..LEN) (NUL-terminated, no NUL inside: utf8_check refused
