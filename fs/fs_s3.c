@@ -28,6 +28,7 @@
 
 #include "attrcache.h"
 #include "config.h"
+#include "deleter.h"
 #include "gluefs.h"
 #include "log.h"
 #include "reader.h"
@@ -61,7 +62,9 @@ struct fss3_file {
 
 static struct {
     struct gluefs *g;
-    struct store *store;
+    struct store *store;        /* the deleter's barrier store */
+    struct store *inner;        /* the store it wraps (g->store at init) */
+    struct deleter *dl;
     struct attrcache *ac;
     struct reader_pool *rpool, *upool;
     double ttl, neg_ttl;
@@ -620,6 +623,14 @@ static int lookup(const char *path, struct attr *a)
 
 /* ---- init ---- */
 
+/* The deleter could not delete KEY: show it again (drop what the caches
+ * say about it and its folders). */
+static void delete_failed(const char *bucket, const char *key, int err)
+{
+    (void)err;
+    fss3_invalidate(bucket, key);
+}
+
 int fss3_init(struct gluefs *g)
 {
     S.g = g;
@@ -645,6 +656,16 @@ int fss3_init(struct gluefs *g)
     S.up.cache_dir = cfg && cfg->cache_dir ? cfg->cache_dir : "/tmp";
     int rc = attrcache_new(500000, 2000000, &S.ac);
     if (!rc)
+        rc = deleter_new(g->store, delete_failed, &S.dl);
+    if (!rc) {
+        /* Every user of the store (crawlers and jobs too, started after
+         * this) goes through the deleter's barriers: no request sees or
+         * overtakes a queued delete.  fss3_destroy puts the store back. */
+        S.inner = g->store;
+        S.store = deleter_store(S.dl);
+        g->store = S.store;
+    }
+    if (!rc)
         rc = reader_pool_new(16, &S.rpool);
     if (!rc)
         rc = reader_pool_new(16, &S.upool);
@@ -657,6 +678,12 @@ void fss3_destroy(void)
 {
     reader_pool_free(S.rpool);
     reader_pool_free(S.upool);
+    if (S.dl) { /* sends what is queued, and waits */
+        S.g->store = S.inner;
+        S.store = S.inner;
+        deleter_free(S.dl);
+        S.dl = NULL;
+    }
     attrcache_free(S.ac);
     S.rpool = S.upool = NULL;
     S.ac = NULL;
@@ -1247,11 +1274,19 @@ int fss3_unlink(const char *path)
     int rc = object_path(path, bucket, &key);
     if (rc)
         return rc;
-    rc = S.store->ops->del(S.store, bucket, key);
+    /* The kernel looked the name up just before: answer from the caches
+     * (no request); when they know nothing, go ahead. */
+    struct attr a;
+    if (!writers_attr(path, &a) && !attrcache_get(S.ac, path, &a)) {
+        if (a.kind == ATTR_NEG)
+            return -ENOENT;
+        if (a.kind == ATTR_DIR)
+            return -EISDIR;
+    }
+    rc = deleter_unlink(S.dl, bucket, key);
     if (rc)
         return rc;
     own_change(path, bucket, key, NULL);
-    struct attr a;
     memset(&a, 0, sizeof a);
     a.kind = ATTR_NEG;
     attrcache_put(S.ac, path, &a, S.neg_ttl, false);

@@ -502,3 +502,58 @@ int s3xml_parse_complete(const char *body, size_t len, char *etag,
     return parse_etag_doc(body, len, "CompleteMultipartUploadResult",
                           "/CompleteMultipartUploadResult/ETag", etag, err);
 }
+
+/* ---- DeleteResult (DeleteObjects) ---- */
+
+struct del_ctx {
+    store_del_error_cb cb;
+    void *ctx;
+    char *key;          /* malloc'd */
+    char code[64];
+    char message[256];
+};
+
+static int del_end(struct xp *x, const char *path, const char *t, size_t n)
+{
+    struct del_ctx *c = x->ud;
+    if (!strcmp(path, "/DeleteResult/Error/Key")) {
+        free(c->key);
+        c->key = strndup(t, n);
+        return c->key ? 0 : -ENOMEM;
+    }
+    if (!strcmp(path, "/DeleteResult/Error/Code")) {
+        copy_trunc(c->code, sizeof c->code, t, n);
+        return 0;
+    }
+    if (!strcmp(path, "/DeleteResult/Error/Message")) {
+        copy_trunc(c->message, sizeof c->message, t, n);
+        return 0;
+    }
+    if (!strcmp(path, "/DeleteResult/Error")) {
+        if (c->key && c->cb) {
+            int err = store_http_errno(500, c->code[0] ? c->code : NULL);
+            c->cb(c->ctx, c->key, err ? err : -EIO, c->code, c->message);
+        }
+        free(c->key);
+        c->key = NULL;
+        c->code[0] = c->message[0] = '\0';
+    }
+    return 0;
+}
+
+int s3xml_parse_delete_result(const char *body, size_t len,
+                              store_del_error_cb cb, void *ctx,
+                              struct s3xml_error *err)
+{
+    struct xp x;
+    struct del_ctx c;
+    memset(&x, 0, sizeof x);
+    memset(&c, 0, sizeof c);
+    c.cb = cb;
+    c.ctx = ctx;
+    x.on_end = del_end;
+    x.ud = &c;
+    int rc = xp_run(&x, body, len, "DeleteResult", err);
+    free(c.key);
+    return rc;
+}

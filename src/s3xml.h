@@ -2,7 +2,7 @@
  *
  * Documents (Amazon S3 API Reference): ListAllMyBucketsResult,
  * ListBucketResult (ListObjectsV2), InitiateMultipartUploadResult,
- * CopyObjectResult, CompleteMultipartUploadResult and Error.  Every
+ * CopyObjectResult, CompleteMultipartUploadResult, DeleteResult and Error.  Every
  * parser takes a whole body of at most S3XML_BODY_MAX bytes; each element
  * text is capped at S3XML_TEXT_MAX bytes and nesting at 32 levels, so bad
  * input cannot grow memory without bound.
@@ -71,6 +71,14 @@ int s3xml_parse_copy(const char *body, size_t len, char *etag,
 /* CompleteMultipartUploadResult: as s3xml_parse_copy. */
 int s3xml_parse_complete(const char *body, size_t len, char *etag,
                          struct s3xml_error *err);
+
+/* DeleteResult (DeleteObjects): CB once per <Error> entry, in document
+ * order, with its Key, Code and Message (err from the Code through
+ * store_http_errno(500, code)); <Deleted> entries are skipped.  An <Error>
+ * document gives -EREMOTEIO, as for s3xml_parse_copy. */
+int s3xml_parse_delete_result(const char *body, size_t len,
+                              store_del_error_cb cb, void *ctx,
+                              struct s3xml_error *err);
 
 /* ISO 8601 as S3 writes it ("2009-10-12T17:50:30.000Z") to seconds since
  * the epoch.  Returns 0 or -EINVAL. */

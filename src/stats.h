@@ -21,6 +21,8 @@
     X(requests_abort_multipart)                                               \
     X(requests_copy)                                                          \
     X(requests_delete)                                                        \
+    X(requests_delete_objects)                                                \
+    X(keys_deleted)                                                           \
     X(bytes_downloaded)                                                       \
     X(bytes_uploaded)                                                         \
     X(retries)                                                                \

@@ -122,9 +122,39 @@ struct store_ops {
     void (*free)(struct store *s);
 };
 
+/* One key DeleteObjects could not delete: ERR is a negative errno (from
+ * CODE through store_http_errno()), CODE S3's error code ("" if none) and
+ * MESSAGE its text ("" if none).  Pointers are valid only during the
+ * call. */
+typedef void (*store_del_error_cb)(void *ctx, const char *key, int err,
+                                   const char *code, const char *message);
+
+/* Operations added after store_ops was fixed, kept apart so that a store
+ * written against the older table (a test's wrapper) still compiles: a
+ * store whose `ext` is NULL has none of them and callers fall back to the
+ * plain operations. */
+struct store_ext_ops {
+    /* DeleteObjects of N keys (1..STORE_DEL_MANY_MAX) of BUCKET, in one
+     * request (POST ?delete, Quiet, with Content-MD5).  Returns 0 when the
+     * request was answered: every key is then deleted (a missing key
+     * counts as deleted) except those reported to CB (may be NULL), once
+     * each.  Returns -ENOSYS when the server does not implement
+     * DeleteObjects (501 NotImplemented, 405): nothing was deleted and the
+     * caller deletes one key at a time.  Other -errno: the request failed
+     * as a whole; any key may or may not be deleted.  Counted as
+     * requests_delete_objects, and keys_deleted for the keys deleted. */
+    int (*del_many)(struct store *s, const char *bucket,
+                    const char *const *keys, size_t n,
+                    store_del_error_cb cb, void *ctx);
+};
+
+/* Keys one DeleteObjects request may carry (S3's limit). */
+#define STORE_DEL_MANY_MAX 1000
+
 /* Every backend's struct begins with this. */
 struct store {
     const struct store_ops *ops;
+    const struct store_ext_ops *ext; /* NULL: no extended operations */
 };
 
 /* Largest object a single PUT may carry before callers must use a

@@ -1137,11 +1137,47 @@ out:
     return rc;
 }
 
+static int del_one(struct store_local *s, const char *bucket,
+                   const char *key);
+
 static int local_del(struct store *st, const char *bucket, const char *key)
 {
-    struct store_local *s = (struct store_local *)st;
-    char path[PATH_MAX];
     stats_add(STAT_requests_delete, 1);
+    return del_one((struct store_local *)st, bucket, key);
+}
+
+/* DeleteObjects: each key deleted in turn, one request counted. */
+static int local_del_many(struct store *st, const char *bucket,
+                          const char *const *keys, size_t n,
+                          store_del_error_cb cb, void *ctx)
+{
+    struct store_local *s = (struct store_local *)st;
+    if (n > STORE_DEL_MANY_MAX)
+        return -EINVAL;
+    stats_add(STAT_requests_delete_objects, 1);
+    int rc = check_bucket(bucket);
+    if (!rc)
+        rc = bucket_exists(s, bucket);
+    if (rc)
+        return rc;
+    uint64_t done = 0;
+    for (size_t i = 0; i < n; i++) {
+        int krc = del_one(s, bucket, keys[i]);
+        if (!krc)
+            done++;
+        else if (cb)
+            cb(ctx, keys[i], krc, krc == -EACCES ? "AccessDenied"
+                                                 : "InternalError",
+               strerror(-krc));
+    }
+    stats_add(STAT_keys_deleted, done);
+    return 0;
+}
+
+static int del_one(struct store_local *s, const char *bucket,
+                   const char *key)
+{
+    char path[PATH_MAX];
     int rc = check_names(bucket, key);
     if (rc)
         return rc;
@@ -1564,6 +1600,10 @@ static const struct store_ops local_ops = {
     .free = local_free,
 };
 
+static const struct store_ext_ops local_ext_ops = {
+    .del_many = local_del_many,
+};
+
 int store_local_new(const char *root, struct store **out, char *err,
                     size_t errlen)
 {
@@ -1602,6 +1642,7 @@ int store_local_new(const char *root, struct store **out, char *err,
         return -ENOMEM;
     }
     s->base.ops = &local_ops;
+    s->base.ext = &local_ext_ops;
     s->root = real;
     s->rootlen = len;
     sweep_temps(s);

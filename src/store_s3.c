@@ -23,6 +23,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+
 #include "buf.h"
 #include "config.h"
 #include "http.h"
@@ -1256,6 +1258,140 @@ static int s3_del(struct store *st, const char *bucket, const char *key)
     return rc;
 }
 
+/* ---- DeleteObjects ---- */
+
+#define S3_DELETE_ANSWER_MAX (4u << 20) /* 1000 <Error> entries fit */
+
+/* Can KEY go into the XML body?  XML 1.0 has no way to write the control
+ * characters other than tab, line feed and carriage return. */
+static bool key_xml_ok(const char *key)
+{
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        if (*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r')
+            return false;
+    return true;
+}
+
+/* KEY as XML text; tab, LF and CR as character references (a parser
+ * would otherwise normalise them). */
+static int key_escape(struct buf *b, const char *key)
+{
+    int rc = 0;
+    for (const char *p = key; !rc && *p; p++) {
+        switch (*p) {
+        case '&': rc = buf_puts(b, "&amp;"); break;
+        case '<': rc = buf_puts(b, "&lt;"); break;
+        case '>': rc = buf_puts(b, "&gt;"); break;
+        case '"': rc = buf_puts(b, "&quot;"); break;
+        case '\'': rc = buf_puts(b, "&apos;"); break;
+        case '\t': rc = buf_puts(b, "&#9;"); break;
+        case '\n': rc = buf_puts(b, "&#10;"); break;
+        case '\r': rc = buf_puts(b, "&#13;"); break;
+        default: rc = buf_putc(b, *p);
+        }
+    }
+    return rc;
+}
+
+struct del_many_state {
+    const char *bucket;
+    store_del_error_cb cb;
+    void *ctx;
+    size_t failed;
+};
+
+static void del_many_error(void *ctx, const char *key, int err,
+                           const char *code, const char *message)
+{
+    struct del_many_state *d = ctx;
+    if (!strcmp(code, "NoSuchKey"))
+        return; /* deleted already */
+    char c[64];
+    snprintf(c, sizeof c, "%s", code);
+    clean_code(c);
+    d->failed++;
+    if (d->cb)
+        d->cb(d->ctx, key, err, c, message);
+}
+
+static int s3_del_many(struct store *st, const char *bucket,
+                       const char *const *keys, size_t n,
+                       store_del_error_cb cb, void *ctx)
+{
+    struct s3 *s = (struct s3 *)st;
+    struct s3_call c;
+    struct buf req, body;
+    struct s3xml_error e;
+    struct del_many_state d = {bucket, cb, ctx, 0};
+    unsigned char md5[EVP_MAX_MD_SIZE];
+    unsigned int md5_len = 0;
+    char md5_b64[32];
+    char code[64];
+    long status;
+    size_t sent = 0;
+    int rc = 0;
+    if (n > STORE_DEL_MANY_MAX)
+        return -EINVAL;
+    buf_init(&req, 2u << 20); /* 1000 keys of 1024 bytes, escaped: < 2 MiB */
+    buf_init(&body, S3_DELETE_ANSWER_MAX);
+    rc = buf_puts(&req, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+                        "<Delete xmlns=\"http://s3.amazonaws.com/doc/"
+                        "2006-03-01/\"><Quiet>true</Quiet>");
+    for (size_t i = 0; !rc && i < n; i++) {
+        if (!key_xml_ok(keys[i])) {
+            /* no XML form: its own DeleteObject */
+            int drc = s3_del(st, bucket, keys[i]);
+            if (drc && cb)
+                cb(ctx, keys[i], drc, "", "");
+            continue;
+        }
+        rc = buf_puts(&req, "<Object><Key>");
+        if (!rc)
+            rc = key_escape(&req, keys[i]);
+        if (!rc)
+            rc = buf_puts(&req, "</Key></Object>");
+        sent++;
+    }
+    if (!rc)
+        rc = buf_puts(&req, "</Delete>");
+    if (!rc && !sent)
+        goto out;
+    if (!rc && !EVP_Digest(req.data, req.len, md5, &md5_len, EVP_md5(), NULL))
+        rc = -ENOMEM;
+    if (rc) {
+        rc = rc == -E2BIG ? -ENAMETOOLONG : rc;
+        goto out;
+    }
+    EVP_EncodeBlock((unsigned char *)md5_b64, md5, (int)md5_len);
+    memo_drop(s, bucket);
+    call_init(&c, s, "delete objects in", "POST", bucket, NULL,
+              STAT_requests_delete_objects);
+    add_query(&c, "delete", "");
+    add_extra(&c, "Content-MD5", md5_b64);
+    add_extra(&c, "Content-Type", "application/xml");
+    c.body = req.data;
+    c.body_len = req.len;
+    c.body_out = &body;
+    rc = call_run(&c, &status, code);
+    call_release(&c);
+    if (rc && (status == 501 || status == 405 ||
+               !strcmp(code, "NotImplemented"))) {
+        rc = -ENOSYS;
+        goto out;
+    }
+    if (rc)
+        goto out;
+    rc = s3xml_parse_delete_result(body.data, body.len, del_many_error, &d,
+                                   &e);
+    rc = error_in_200("delete objects in", bucket, "", rc, &e);
+    if (!rc)
+        stats_add(STAT_keys_deleted, sent - d.failed);
+out:
+    buf_release(&req);
+    buf_release(&body);
+    return rc;
+}
+
 /* ---- life cycle ---- */
 
 static void s3_free(struct store *st)
@@ -1298,6 +1434,10 @@ static const struct store_ops s3_ops = {
     .copy = s3_copy,
     .del = s3_del,
     .free = s3_free,
+};
+
+static const struct store_ext_ops s3_ext_ops = {
+    .del_many = s3_del_many,
 };
 
 static char *dup_or_null(const char *v)
@@ -1371,6 +1511,7 @@ int store_s3_new(const struct config *cfg, struct store **out, char *err,
     if (!s)
         return -ENOMEM;
     s->base.ops = &s3_ops;
+    s->base.ext = &s3_ext_ops;
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->memo_mu, NULL);
     const char *region = cfg->region && cfg->region[0] ? cfg->region

@@ -306,11 +306,16 @@ def test_small_files_cost_one_request_each(lake, work):
     assert os.listdir(lake.s3(b, "in")) and True
     d = delta(s2, lake.stats(), *REQS)
     assert sum(d.values()) == 0, d
-    # rm -r: one DELETE a file (and the marker), no HEAD
+    # rm -r: the first three unlinks of a burst one DELETE each, the rest
+    # queued and sent as one DeleteObjects before the folder's rmdir, then
+    # the marker's DELETE; no HEAD
     s3_ = lake.stats()
     subprocess.run(["rm", "-r", str(lake.s3(b, "in"))], check=True)
-    d = delta(s3_, lake.stats(), *REQS)
-    assert d["requests_delete"] == n + 1, d
+    d = delta(s3_, lake.stats(), *REQS, "requests_delete_objects",
+              "keys_deleted")
+    assert d["requests_delete"] == 3 + 1, d
+    assert d["requests_delete_objects"] == 1, d
+    assert d["keys_deleted"] == n - 3, d
     assert d["requests_head"] == 0 and d["requests_list"] <= 2, d
     assert not lake.store.keys(b, "in/")
     assert not lake.s3(b, "in").exists()
