@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "log.h"
 #include "stats.h"
@@ -21,7 +22,29 @@ struct reader_pool {
     bool stop;
     unsigned nthreads;
     pthread_t *threads;
+    unsigned streams;     /* jobs parked in a stream GET */
 };
+
+/* A stream slot: at most half the pool's threads (at least one) stream,
+ * so chunk GETs of other readers still find threads.  Returns true when
+ * one was taken. */
+static bool pool_stream_take(struct reader_pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    unsigned max = p->nthreads / 2 ? p->nthreads / 2 : 1;
+    bool ok = p->nthreads > 1 && p->streams < max;
+    if (ok)
+        p->streams++;
+    pthread_mutex_unlock(&p->lock);
+    return ok;
+}
+
+static void pool_stream_put(struct reader_pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    p->streams--;
+    pthread_mutex_unlock(&p->lock);
+}
 
 static void *pool_main(void *arg)
 {
@@ -221,13 +244,22 @@ uint64_t reader_mem_bytes(uint64_t *idle)
  * max_background (fs.c) read requests of 128 KiB in flight, answered by
  * several threads in any order. */
 #define KEEP_BEHIND ((uint64_t)2 << 20)
+/* A reader whose window has grown to this (or to window_max, if smaller)
+ * is sequential: its read-ahead becomes a stream (reader.h). */
+#define STREAM_WINDOW ((uint64_t)8 << 20)
+/* Poll period of a stream waiting for room (memory freed by other
+ * readers does not signal this reader's condvar). */
+#define STREAM_POLL_MS 100
 
 enum chunk_state { C_QUEUED, C_LOADING, C_DONE };
+
+struct stream;
 
 struct chunk {
     struct reader_job job;  /* first: the pool hands us this */
     struct chunk *next;     /* in the reader's window, by offset */
     struct reader *r;
+    struct stream *st;      /* the stream that will fill it, or NULL */
     uint64_t off;
     size_t len;
     char **seg;             /* ceil(LEN / SEG_SIZE) segments */
@@ -235,14 +267,26 @@ struct chunk {
     size_t used;            /* bytes handed to readers */
     enum chunk_state state;
     int err;
-    int refs;               /* window + worker + waiting readers */
+    int refs;               /* window + worker/stream + waiting readers */
     int waiters;            /* readers waiting for its bytes */
     bool dropped;           /* out of the window */
 };
 
+/* One long ranged GET [pos, end) filling consecutive chunks (reader.h). */
+struct stream {
+    struct reader_job job;  /* first: the pool hands us this */
+    struct reader *r;
+    uint64_t pos;           /* next byte the GET delivers */
+    uint64_t end;           /* end of the GET's range */
+    struct chunk *cur;      /* chunk being filled (a reference), or NULL */
+    bool started;           /* its job runs (else still queued) */
+    bool detached;          /* the window was dropped: stop */
+    bool stalled;           /* ended for want of room */
+};
+
 struct reader {
     pthread_mutex_t lock;
-    pthread_cond_t cond;
+    pthread_cond_t cond;       /* CLOCK_MONOTONIC */
     struct store *store;
     struct reader_pool *pool;
     char *bucket, *key;
@@ -255,7 +299,8 @@ struct reader {
     bool from_zero;            /* the window restarted at byte 0 */
     uint64_t window;
     uint64_t mem_max;          /* see READER_MEM_MIN */
-    unsigned inflight;         /* chunks queued or loading */
+    unsigned inflight;         /* chunk jobs queued or loading, streams */
+    struct stream *st;         /* the stream filling the window, or NULL */
     bool closing;
 };
 
@@ -276,7 +321,11 @@ int reader_new(struct store *s, struct reader_pool *pool, const char *bucket,
         return -ENOMEM;
     }
     pthread_mutex_init(&r->lock, NULL);
-    pthread_cond_init(&r->cond, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&r->cond, &ca);
+    pthread_condattr_destroy(&ca);
     r->store = s;
     r->pool = pool;
     r->size = size;
@@ -384,8 +433,14 @@ static void chunk_drop(struct chunk *c)
     chunk_put(c);
 }
 
+/* Empty the window and stop its stream (r->lock held). */
 static void drop_all(struct reader *r)
 {
+    if (r->st) {
+        r->st->detached = true;
+        r->st = NULL;
+        pthread_cond_broadcast(&r->cond);
+    }
     struct chunk *c = r->head;
     r->head = r->tail = NULL;
     while (c) {
@@ -393,6 +448,49 @@ static void drop_all(struct reader *r)
         chunk_drop(c);
         c = next;
     }
+}
+
+static uint64_t chunk_size(const struct reader *r)
+{
+    uint64_t cs = r->window / 4;
+    if (cs < (256 << 10))
+        cs = 256 << 10;
+    if (cs > r->p.chunk_max)
+        cs = r->p.chunk_max;
+    if (cs > r->window)
+        cs = r->window;
+    return cs;
+}
+
+/* Length of the chunk to append at START, ending at most at END (the
+ * object's or a stream's end): a chunk_size(), or the rest when less
+ * than half a chunk would be left (no tiny tail chunk). */
+static uint64_t chunk_len_at(const struct reader *r, uint64_t start,
+                             uint64_t end)
+{
+    uint64_t cs = chunk_size(r);
+    uint64_t len = end - start < cs ? end - start : cs;
+    if (end - start - len < cs / 2)
+        len = end - start;
+    return len;
+}
+
+/* Append a chunk of LEN bytes at fetch_end to the window (r->lock held).
+ * Returns it (one reference: the window's) or NULL when out of memory. */
+static struct chunk *chunk_append(struct reader *r, uint64_t len)
+{
+    struct chunk *c = chunk_new(r->fetch_end, (size_t)len);
+    if (!c)
+        return NULL;
+    c->r = r;
+    c->refs = 1;
+    if (r->tail)
+        r->tail->next = c;
+    else
+        r->head = c;
+    r->tail = c;
+    r->fetch_end += len;
+    return c;
 }
 
 static int fetch_cb(void *ctx, const void *data, size_t len)
@@ -415,6 +513,8 @@ static int fetch_cb(void *ctx, const void *data, size_t len)
 
 static void pump(struct reader *r, uint64_t need_end);
 
+/* A chunk GET: the chunk's bytes from c->got on (a chunk a stream left
+ * half full is finished this way). */
 static void fetch_run(struct reader_job *j)
 {
     struct chunk *c = (struct chunk *)j;
@@ -423,14 +523,16 @@ static void fetch_run(struct reader_job *j)
     bool skip = (c->dropped && !c->waiters) || r->closing;
     if (!skip)
         c->state = C_LOADING;
+    uint64_t from = c->got;
     pthread_mutex_unlock(&r->lock);
     int rc = -ECANCELED;
     if (!skip) {
-        rc = r->store->ops->get(r->store, r->bucket, r->key, c->off, c->len,
-                                fetch_cb, c);
+        rc = r->store->ops->get(r->store, r->bucket, r->key, c->off + from,
+                                c->len - from, fetch_cb, c);
         if (rc && rc != -ECANCELED)
             log_warn("cannot read 's3://%s/%s' at %llu: %s", r->bucket,
-                     r->key, (unsigned long long)c->off, strerror(-rc));
+                     r->key, (unsigned long long)(c->off + from),
+                     strerror(-rc));
     }
     pthread_mutex_lock(&r->lock);
     c->state = C_DONE;
@@ -444,57 +546,276 @@ static void fetch_run(struct reader_job *j)
     pthread_mutex_unlock(&r->lock);
 }
 
-static uint64_t chunk_size(const struct reader *r)
+/* Queue C (in the window, one reference) as a chunk GET (r->lock
+ * held). */
+static void chunk_submit(struct reader *r, struct chunk *c, bool first)
 {
-    uint64_t cs = r->window / 4;
-    if (cs < (256 << 10))
-        cs = 256 << 10;
-    if (cs > r->p.chunk_max)
-        cs = r->p.chunk_max;
-    if (cs > r->window)
-        cs = r->window;
-    return cs;
+    c->st = NULL;
+    c->state = C_QUEUED;
+    c->refs++; /* the worker's */
+    c->job.run = fetch_run;
+    r->inflight++;
+    if (first)
+        pool_submit_first(r->pool, &c->job);
+    else
+        reader_pool_submit(r->pool, &c->job);
+}
+
+/* ---- streams ---- */
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Wait on r->cond for at most MS milliseconds (r->lock held). */
+static void reader_wait_ms(struct reader *r, unsigned ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+}
+
+/* Make S->cur a chunk with room at S->pos: the next chunk of the window
+ * when S is to fill it, else a new one appended once the window and the
+ * memory cap have room, waiting for it up to the stall limit (r->lock
+ * held).  Returns 0, or -ECANCELED when the stream must end. */
+static int stream_next(struct stream *s)
+{
+    struct reader *r = s->r;
+    uint64_t wait_from = 0;
+    for (;;) {
+        struct chunk *c = s->cur;
+        if (s->detached || r->closing || s->pos >= s->end)
+            return -ECANCELED;
+        if (c && s->pos < c->off + c->len)
+            return 0; /* room left in it */
+        if (c && c->dropped)
+            return -ECANCELED; /* the window moved on without it */
+        struct chunk *next = c ? c->next : NULL;
+        if (next) {
+            /* Appended by a read (pump) for the stream to fill. */
+            if (next->st != s || next->off != s->pos)
+                return -ECANCELED;
+            next->refs++;
+            c->st = NULL;
+            chunk_put(c);
+            s->cur = next;
+            return 0;
+        }
+        if (r->fetch_end != s->pos)
+            return -ECANCELED;
+        uint64_t len = chunk_len_at(r, s->pos, s->end);
+        uint64_t cs = chunk_size(r);
+        if (s->pos + cs / 2 <= r->max_pos + r->window &&
+            seg_used_bytes() + len <= r->mem_max) {
+            struct chunk *n = chunk_append(r, len);
+            if (!n)
+                return -ENOMEM;
+            n->st = s;
+            n->state = C_LOADING;
+            n->refs++; /* the stream's */
+            if (c) {
+                c->st = NULL;
+                chunk_put(c);
+            }
+            s->cur = n;
+            return 0;
+        }
+        /* No room: the reader is behind (or paused). */
+        uint64_t t = now_ms();
+        if (!wait_from)
+            wait_from = t;
+        else if (t - wait_from >= READER_STREAM_STALL_MS) {
+            s->stalled = true;
+            return -ECANCELED;
+        }
+        reader_wait_ms(r, STREAM_POLL_MS);
+    }
+}
+
+static int stream_cb(void *ctx, const void *data, size_t len)
+{
+    struct stream *s = ctx;
+    struct reader *r = s->r;
+    const char *p = data;
+    int rc = 0;
+    pthread_mutex_lock(&r->lock);
+    while (len) {
+        rc = stream_next(s);
+        if (rc)
+            break;
+        struct chunk *c = s->cur;
+        if (c->dropped && !c->waiters) {
+            rc = -ECANCELED;
+            break;
+        }
+        size_t in = (size_t)(s->pos - c->off);
+        size_t k = c->len - in < len ? c->len - in : len;
+        pthread_mutex_unlock(&r->lock);
+        chunk_copy_in(c, in, p, k); /* only this stream writes there */
+        pthread_mutex_lock(&r->lock);
+        c->got += k;
+        s->pos += k;
+        p += k;
+        len -= k;
+        if (c->got == c->len)
+            c->state = C_DONE;
+        if (c->waiters)
+            pthread_cond_broadcast(&r->cond);
+    }
+    pthread_mutex_unlock(&r->lock);
+    return rc;
+}
+
+/* After the stream's GET (RC its result), chunk C that S was to fill:
+ * half full or untouched (r->lock held). */
+static void stream_leave(struct reader *r, struct chunk *c, int rc)
+{
+    c->st = NULL;
+    if (c->got == c->len) {
+        c->state = C_DONE;
+    } else if (rc && rc != -ECANCELED) {
+        c->state = C_DONE;
+        c->err = rc;
+    } else if (c->dropped && !c->waiters) {
+        c->state = C_DONE;
+        c->err = -ECANCELED;
+    } else {
+        chunk_submit(r, c, c->waiters > 0); /* the rest as a chunk GET */
+    }
+}
+
+static void stream_run(struct reader_job *j)
+{
+    struct stream *s = (struct stream *)j;
+    struct reader *r = s->r;
+    pthread_mutex_lock(&r->lock);
+    bool skip = s->detached || r->closing;
+    s->started = true;
+    uint64_t from = s->pos, end = s->end;
+    pthread_mutex_unlock(&r->lock);
+    int rc = -ECANCELED;
+    if (!skip) {
+        rc = r->store->ops->get(r->store, r->bucket, r->key, from,
+                                end - from, stream_cb, s);
+        if (rc && rc != -ECANCELED)
+            log_warn("cannot read 's3://%s/%s' at %llu: %s", r->bucket,
+                     r->key, (unsigned long long)s->pos, strerror(-rc));
+    }
+    pthread_mutex_lock(&r->lock);
+    /* Whatever S did not fill goes back to chunk GETs, or fails. */
+    if (s->cur) {
+        if (s->cur->st == s)
+            stream_leave(r, s->cur, rc);
+        chunk_put(s->cur);
+        s->cur = NULL;
+    }
+    for (struct chunk *c = r->head; c; c = c->next)
+        if (c->st == s)
+            stream_leave(r, c, rc);
+    if (r->st == s)
+        r->st = NULL;
+    r->inflight--;
+    pool_stream_put(r->pool);
+    if (!r->closing && (!rc || rc == -ECANCELED))
+        pump(r, 0); /* a stalled stream restarts once there is room */
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+    free(s);
+}
+
+/* Start a stream at fetch_end with its first chunk, if a pool slot is
+ * free (r->lock held).  Returns true when started. */
+static bool stream_start(struct reader *r)
+{
+    if (!pool_stream_take(r->pool))
+        return false;
+    struct stream *s = calloc(1, sizeof *s);
+    if (!s) {
+        pool_stream_put(r->pool);
+        return false;
+    }
+    s->r = r;
+    s->pos = r->fetch_end;
+    s->end = r->size;
+    /* Bounded, with no short last stream. */
+    if (s->end - s->pos > READER_STREAM_LEN + READER_STREAM_LEN / 2)
+        s->end = s->pos + READER_STREAM_LEN;
+    struct chunk *c = chunk_append(r, chunk_len_at(r, s->pos, s->end));
+    if (!c) {
+        free(s);
+        pool_stream_put(r->pool);
+        return false;
+    }
+    c->st = s;
+    c->state = C_LOADING;
+    c->refs++; /* the stream's */
+    s->cur = c;
+    s->job.run = stream_run;
+    r->st = s;
+    r->inflight++;
+    reader_pool_submit(r->pool, &s->job);
+    return true;
 }
 
 /* Queue chunks: always up to NEED_END, then read-ahead while at least
  * half of the next chunk lies within max_pos + window and fewer than
- * inflight_max GETs are in flight (r->lock held). */
+ * inflight_max GETs are in flight; a sequential reader's read-ahead is a
+ * stream instead, and the chunks a read needs go to it (r->lock
+ * held). */
 static void pump(struct reader *r, uint64_t need_end)
 {
     uint64_t limit = r->max_pos + r->window;
     bool ahead = r->from_zero || r->run >= RUN_AHEAD;
+    uint64_t seq = STREAM_WINDOW < r->p.window_max ? STREAM_WINDOW
+                                                   : r->p.window_max;
     for (;;) {
         uint64_t start = r->fetch_end;
         if (start >= r->size)
             break;
+        struct stream *st = r->st;
+        if (st) {
+            /* The stream fetches ahead (the next one starts when it
+             * ends); a read that needs more appends the chunks for it to
+             * fill, or past its range fetches them. */
+            if (start >= need_end)
+                break;
+            if (start < st->end) {
+                struct chunk *c =
+                    chunk_append(r, chunk_len_at(r, start, st->end));
+                if (!c)
+                    break; /* the reader sees no chunk: -ENOMEM */
+                c->st = st;
+                c->state = C_LOADING;
+                pthread_cond_broadcast(&r->cond);
+                continue;
+            }
+        }
         uint64_t cs = chunk_size(r);
-        uint64_t len = r->size - start < cs ? r->size - start : cs;
-        /* No tiny tail chunk: take it along. */
-        if (r->size - start - len < cs / 2)
-            len = r->size - start;
-        if (start >= need_end &&
-            (!ahead || r->inflight >= r->p.inflight_max ||
-             start + cs / 2 > limit ||
-             seg_used_bytes() + len > r->mem_max))
-            break;
-        struct chunk *c = chunk_new(start, (size_t)len);
+        uint64_t len = chunk_len_at(r, start, r->size);
+        if (start >= need_end) {
+            if (!ahead || start + cs / 2 > limit ||
+                seg_used_bytes() + len > r->mem_max)
+                break;
+            if (!st && r->window >= seq && stream_start(r))
+                continue;
+            if (r->inflight >= r->p.inflight_max)
+                break;
+        }
+        struct chunk *c = chunk_append(r, len);
         if (!c)
             break; /* the reader sees no chunk and returns -ENOMEM */
-        c->r = r;
-        c->refs = 2; /* the window and the worker */
-        c->job.run = fetch_run;
-        if (r->tail)
-            r->tail->next = c;
-        else
-            r->head = c;
-        r->tail = c;
-        r->fetch_end = start + len;
-        r->inflight++;
         /* What a read waits for goes before other readers' read-ahead. */
-        if (start < need_end)
-            pool_submit_first(r->pool, &c->job);
-        else
-            reader_pool_submit(r->pool, &c->job);
+        chunk_submit(r, c, start < need_end);
     }
 }
 
@@ -534,6 +855,9 @@ static void ensure_window(struct reader *r, uint64_t pos, uint64_t need_end)
     if (need_end > r->max_pos)
         r->max_pos = need_end;
     pump(r, need_end);
+    /* A stream waiting for room may have some now. */
+    if (r->st)
+        pthread_cond_broadcast(&r->cond);
 }
 
 ssize_t reader_read(struct reader *r, char *buf, size_t len, uint64_t off)
@@ -561,6 +885,8 @@ ssize_t reader_read(struct reader *r, char *buf, size_t len, uint64_t off)
         c->waiters++;
         if (c->state == C_QUEUED)
             pool_promote(r->pool, &c->job);
+        else if (c->st && !c->st->started)
+            pool_promote(r->pool, &c->st->job);
         while (c->got < in + want && c->state != C_DONE)
             pthread_cond_wait(&r->cond, &r->lock);
         c->waiters--;
@@ -568,7 +894,11 @@ ssize_t reader_read(struct reader *r, char *buf, size_t len, uint64_t off)
         if (have > want)
             have = want;
         if (have) {
+            /* Bytes below c->got never change: copy them unlocked (our
+             * reference keeps the chunk). */
+            pthread_mutex_unlock(&r->lock);
             chunk_copy_out(c, in, buf + done, have);
+            pthread_mutex_lock(&r->lock);
             r->run += have;
             c->used += have;
             stats_add(STAT_readahead_bytes_used, have);
@@ -582,9 +912,9 @@ ssize_t reader_read(struct reader *r, char *buf, size_t len, uint64_t off)
         } else if (!failed && in + want == c->len &&
                    2 * r->run >= r->window) {
             /* A chunk consumed to its end by a reader that has read
-             * half a window since the last seek: a sequential reader.  (One buffered
-             * read after a seek, with the kernel's read-ahead behind it,
-             * does not grow the window.) */
+             * half a window since the last seek: a sequential reader.
+             * (One buffered read after a seek, with the kernel's
+             * read-ahead behind it, does not grow the window.) */
             r->window *= 2;
             if (r->window > r->p.window_max)
                 r->window = r->p.window_max;

@@ -54,6 +54,13 @@ struct reader_params {
     unsigned inflight_max; /* GETs in flight per reader */
 };
 
+/* A stream waiting this long for room (its reader paused) ends its GET;
+ * the next starts from the window's end once the reader reads on. */
+#define READER_STREAM_STALL_MS 3000u
+/* Bytes of one stream GET at most (the last one of an object takes up
+ * to half of this more rather than leave a short one). */
+#define READER_STREAM_LEN ((uint64_t)256 << 20)
+
 /* Read-ahead memory of all readers together: a reader starts no
  * read-ahead GET while the chunks of all readers hold more than
  * max(2 x its window_max, READER_MEM_MIN) bytes (reads still fetch what
