@@ -209,6 +209,8 @@ static void *flusher(void *arg)
             }
         __atomic_sub_fetch(&d->pending, b->n, __ATOMIC_RELEASE);
         batch_free(b);
+        /* an rmdir that waited for it goes on with the same burst */
+        d->last_unlink = now_mono();
         pthread_cond_broadcast(&d->done);
     }
     pthread_mutex_unlock(&d->lock);

@@ -1372,8 +1372,13 @@ int fss3_rmdir(const char *path)
     rc = folder_empty(path, bucket, key, &marker);
     if (rc)
         return rc;
-    if (!marker)
-        return -ENOENT;
+    if (!marker) {
+        /* A folder without a marker (made by another tool) ends with its
+         * last object: `rm -r` of it is done. */
+        gluefs_object_changed(bucket, key);
+        attrcache_drop_listing(S.ac, path);
+        return 0;
+    }
     char m[PATH_MAX];
     rc = dir_prefix(m, sizeof m, key);
     if (!rc)
