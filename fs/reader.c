@@ -246,7 +246,7 @@ uint64_t reader_mem_bytes(uint64_t *idle)
 #define KEEP_BEHIND ((uint64_t)2 << 20)
 /* A reader whose window has grown to this (or to window_max, if smaller)
  * is sequential: its read-ahead becomes a stream (reader.h). */
-#define STREAM_WINDOW ((uint64_t)8 << 20)
+#define STREAM_WINDOW ((uint64_t)2 << 20)
 /* Poll period of a stream waiting for room (memory freed by other
  * readers does not signal this reader's condvar). */
 #define STREAM_POLL_MS 100
@@ -269,6 +269,7 @@ struct chunk {
     int err;
     int refs;               /* window + worker/stream + waiting readers */
     int waiters;            /* readers waiting for its bytes */
+    size_t wake_at;         /* wake them once got reaches this */
     bool dropped;           /* out of the window */
 };
 
@@ -280,13 +281,15 @@ struct stream {
     uint64_t end;           /* end of the GET's range */
     struct chunk *cur;      /* chunk being filled (a reference), or NULL */
     bool started;           /* its job runs (else still queued) */
+    bool waiting;           /* for room, on r->room */
     bool detached;          /* the window was dropped: stop */
     bool stalled;           /* ended for want of room */
 };
 
 struct reader {
     pthread_mutex_t lock;
-    pthread_cond_t cond;       /* CLOCK_MONOTONIC */
+    pthread_cond_t cond;       /* chunk bytes arrived, jobs ended */
+    pthread_cond_t room;       /* the stream may have room (MONOTONIC) */
     struct store *store;
     struct reader_pool *pool;
     char *bucket, *key;
@@ -324,7 +327,8 @@ int reader_new(struct store *s, struct reader_pool *pool, const char *bucket,
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&r->cond, &ca);
+    pthread_cond_init(&r->cond, NULL);
+    pthread_cond_init(&r->room, &ca);
     pthread_condattr_destroy(&ca);
     r->store = s;
     r->pool = pool;
@@ -375,6 +379,7 @@ static struct chunk *chunk_new(uint64_t off, size_t len)
         return NULL;
     c->off = off;
     c->len = len;
+    c->wake_at = SIZE_MAX;
     size_t n = chunk_nseg(len);
     c->seg = calloc(n ? n : 1, sizeof *c->seg);
     if (!c->seg) {
@@ -416,6 +421,16 @@ static void chunk_copy_out(const struct chunk *c, size_t pos, char *buf,
     }
 }
 
+/* After C->got grew: wake the readers waiting for it once the nearest
+ * one's bytes are there (r->lock held). */
+static void chunk_wake(struct reader *r, struct chunk *c)
+{
+    if (c->waiters && c->got >= c->wake_at) {
+        c->wake_at = SIZE_MAX; /* waiters still short set it again */
+        pthread_cond_broadcast(&r->cond);
+    }
+}
+
 /* Drop one reference to C (r->lock held); the last one frees it. */
 static void chunk_put(struct chunk *c)
 {
@@ -439,7 +454,7 @@ static void drop_all(struct reader *r)
     if (r->st) {
         r->st->detached = true;
         r->st = NULL;
-        pthread_cond_broadcast(&r->cond);
+        pthread_cond_broadcast(&r->room);
     }
     struct chunk *c = r->head;
     r->head = r->tail = NULL;
@@ -505,8 +520,7 @@ static int fetch_cb(void *ctx, const void *data, size_t len)
     c->got += len;
     /* A dropped chunk that a reader still waits for goes on loading. */
     bool stop = (c->dropped && !c->waiters) || r->closing;
-    if (c->waiters)
-        pthread_cond_broadcast(&r->cond);
+    chunk_wake(r, c);
     pthread_mutex_unlock(&r->lock);
     return stop ? -ECANCELED : 0;
 }
@@ -570,8 +584,8 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Wait on r->cond for at most MS milliseconds (r->lock held). */
-static void reader_wait_ms(struct reader *r, unsigned ms)
+/* Wait on r->room for at most MS milliseconds (r->lock held). */
+static void room_wait_ms(struct reader *r, unsigned ms)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -581,7 +595,7 @@ static void reader_wait_ms(struct reader *r, unsigned ms)
         ts.tv_sec++;
         ts.tv_nsec -= 1000000000;
     }
-    pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+    pthread_cond_timedwait(&r->room, &r->lock, &ts);
 }
 
 /* Make S->cur a chunk with room at S->pos: the next chunk of the window
@@ -638,7 +652,9 @@ static int stream_next(struct stream *s)
             s->stalled = true;
             return -ECANCELED;
         }
-        reader_wait_ms(r, STREAM_POLL_MS);
+        s->waiting = true;
+        room_wait_ms(r, STREAM_POLL_MS);
+        s->waiting = false;
     }
 }
 
@@ -667,10 +683,13 @@ static int stream_cb(void *ctx, const void *data, size_t len)
         s->pos += k;
         p += k;
         len -= k;
-        if (c->got == c->len)
+        if (c->got == c->len) {
             c->state = C_DONE;
-        if (c->waiters)
-            pthread_cond_broadcast(&r->cond);
+            if (c->waiters)
+                pthread_cond_broadcast(&r->cond);
+        } else {
+            chunk_wake(r, c);
+        }
     }
     pthread_mutex_unlock(&r->lock);
     return rc;
@@ -796,7 +815,8 @@ static void pump(struct reader *r, uint64_t need_end)
                     break; /* the reader sees no chunk: -ENOMEM */
                 c->st = st;
                 c->state = C_LOADING;
-                pthread_cond_broadcast(&r->cond);
+                if (st->waiting)
+                    pthread_cond_signal(&r->room);
                 continue;
             }
         }
@@ -856,8 +876,8 @@ static void ensure_window(struct reader *r, uint64_t pos, uint64_t need_end)
         r->max_pos = need_end;
     pump(r, need_end);
     /* A stream waiting for room may have some now. */
-    if (r->st)
-        pthread_cond_broadcast(&r->cond);
+    if (r->st && r->st->waiting)
+        pthread_cond_signal(&r->room);
 }
 
 ssize_t reader_read(struct reader *r, char *buf, size_t len, uint64_t off)
@@ -887,8 +907,11 @@ ssize_t reader_read(struct reader *r, char *buf, size_t len, uint64_t off)
             pool_promote(r->pool, &c->job);
         else if (c->st && !c->st->started)
             pool_promote(r->pool, &c->st->job);
-        while (c->got < in + want && c->state != C_DONE)
+        while (c->got < in + want && c->state != C_DONE) {
+            if (in + want < c->wake_at)
+                c->wake_at = in + want;
             pthread_cond_wait(&r->cond, &r->lock);
+        }
         c->waiters--;
         size_t have = c->got > in ? c->got - in : 0;
         if (have > want)
@@ -951,6 +974,7 @@ void reader_free(struct reader *r)
         pthread_cond_wait(&r->cond, &r->lock);
     pthread_mutex_unlock(&r->lock);
     pthread_cond_destroy(&r->cond);
+    pthread_cond_destroy(&r->room);
     pthread_mutex_destroy(&r->lock);
     free(r->bucket);
     free(r->key);
