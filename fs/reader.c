@@ -692,6 +692,8 @@ static int stream_cb(void *ctx, const void *data, size_t len)
         }
     }
     pthread_mutex_unlock(&r->lock);
+    if (rc && len) /* received, never placed: fetched again if needed */
+        stats_add(STAT_readahead_bytes_wasted, len);
     return rc;
 }
 
