@@ -345,8 +345,21 @@ static const struct store_ops deleter_ops = {
     .free = w_free,
 };
 
+static int w_list_from(struct store *s, const char *bucket,
+                       const char *prefix, const char *start_after,
+                       const char *delimiter, store_list_cb cb, void *ctx)
+{
+    struct store *in = of(s)->in;
+    wait_for(of(s), bucket, prefix, true);
+    if (in->ext && in->ext->list_from)
+        return in->ext->list_from(in, bucket, prefix, start_after, delimiter,
+                                  cb, ctx);
+    return -ENOSYS;
+}
+
 static const struct store_ext_ops deleter_ext_ops = {
     .del_many = w_del_many,
+    .list_from = w_list_from,
 };
 
 /* ---- public ---- */

@@ -13,8 +13,8 @@
  * Nothing pending is ever seen or overtaken: the deleter is also a store
  * (deleter_store()) wrapping the real one, and each of its requests
  * first waits until the deletes it could observe or undo are answered:
- *   - list (and every future listing op) of PREFIX: the pending keys that
- *     start with PREFIX;
+ *   - list and list_from of PREFIX: the pending keys that start with
+ *     PREFIX;
  *   - head, get, put, mpu_create, mpu_complete, del of KEY, copy from or
  *     to KEY: KEY itself;
  *   - list_buckets, mpu_part, mpu_abort: nothing.

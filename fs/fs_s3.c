@@ -42,6 +42,7 @@
 #define LOOKUP_PAGE 1000 /* entries of one ListObjectsV2 page (max-keys) */
 #define PREFETCH_AHEAD 4    /* sibling folder listings fetched ahead */
 #define PREFETCH_MIN_DIRS 8 /* ... when the parent has this many folders */
+#define SLURP_PAGES 10      /* flat pages one slurp reads at most */
 
 struct fss3_file {
     pthread_mutex_t lock;
@@ -80,7 +81,12 @@ static struct {
     pthread_mutex_t pf_lock;    /* listings being fetched ahead */
     pthread_cond_t pf_cond;
     char pf_path[PREFETCH_AHEAD][PATH_MAX]; /* "" when free */
+    uint64_t gen;               /* fss3_invalidate calls (atomic) */
+    pthread_mutex_t walk_lock;  /* the walk being followed: */
+    char walk_parent[PATH_MAX]; /* parent of the last folder read */
+    unsigned walk_score;        /* its folders read in a row, minus one */
 } S = {
+    .walk_lock = PTHREAD_MUTEX_INITIALIZER,
     .wlock = PTHREAD_MUTEX_INITIALIZER,
     .skip_lock = PTHREAD_MUTEX_INITIALIZER,
     .pf_lock = PTHREAD_MUTEX_INITIALIZER,
@@ -825,6 +831,178 @@ static void prefetch_siblings(const char *path)
     listing_unref(pl);
 }
 
+/* ---- sibling folders listed flat for a walk (goofys' "slurp") ---- */
+
+struct slurp_ctx {
+    struct bucket_list flat; /* names are full keys */
+    size_t limit;
+    bool cut; /* stopped at LIMIT: the listing may go on */
+};
+
+static int slurp_cb(void *ctx, const struct store_entry *e)
+{
+    struct slurp_ctx *c = ctx;
+    if (e->is_prefix)
+        return 0;
+    int rc = push_entry(&c->flat, e->key, false, e->size, e->mtime, e->etag);
+    if (!rc && c->flat.n >= c->limit) {
+        c->cut = true;
+        return 1;
+    }
+    return rc == -E2BIG ? 1 : rc;
+}
+
+/* Is the walk reading the folders of PATH's parent one after another?
+ * Notes PATH as read.  A lone `ls` of a folder is not a walk. */
+static bool walk_follows(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    size_t plen = (size_t)(slash - path);
+    bool same;
+    pthread_mutex_lock(&S.walk_lock);
+    same = plen < sizeof S.walk_parent && !strncmp(S.walk_parent, path, plen) &&
+           !S.walk_parent[plen];
+    if (same) {
+        S.walk_score++;
+    } else if (plen < sizeof S.walk_parent) {
+        memcpy(S.walk_parent, path, plen);
+        S.walk_parent[plen] = '\0';
+        S.walk_score = 0;
+    }
+    unsigned score = S.walk_score;
+    pthread_mutex_unlock(&S.walk_lock);
+    return same && score >= 1;
+}
+
+/* Cache the listings of the folders whose keys FLAT[from, to) hold (all
+ * with prefix PPREFIX + name + "/"), built exactly as a delimiter
+ * listing of each would be (list_entry: same names skipped and logged,
+ * a folder winning over a same-named file). */
+static void slurp_keep(const char *bucket, const char *parent,
+                       const char *pprefix, const struct bucket_list *flat,
+                       size_t from, size_t to)
+{
+    const char *k0 = flat->e[from].name;
+    size_t pplen = strlen(pprefix);
+    const char *seg = k0 + pplen;
+    size_t seglen = (size_t)(strchr(seg, '/') - seg);
+    char path[PATH_MAX], gprefix[PATH_MAX];
+    if (!name_ok(seg, seglen) || pplen + seglen + 1 >= sizeof gprefix ||
+        snprintf(path, sizeof path, "%s/%.*s", parent, (int)seglen, seg) >=
+            (int)sizeof path)
+        return;
+    memcpy(gprefix, k0, pplen + seglen + 1);
+    gprefix[pplen + seglen + 1] = '\0';
+    size_t glen = pplen + seglen + 1;
+    struct list_ctx c = {bucket, gprefix, glen, {0}, 0, 0, false};
+    char cp[PATH_MAX] = "";
+    int rc = 0;
+    for (size_t i = from; i < to && !rc; i++) {
+        const struct listing_entry *fe = &flat->e[i];
+        const char *rest = fe->name + glen;
+        const char *sl = strchr(rest, '/');
+        struct store_entry e = {fe->name, false, fe->size, fe->mtime,
+                                fe->etag};
+        if (sl) { /* a deeper key: its CommonPrefix, once */
+            size_t n = (size_t)(sl - fe->name) + 1;
+            if (n >= sizeof cp)
+                continue;
+            if (!strncmp(cp, fe->name, n) && !cp[n])
+                continue;
+            memcpy(cp, fe->name, n);
+            cp[n] = '\0';
+            e = (struct store_entry){cp, true, 0, 0, ""};
+        }
+        rc = list_entry(&c, &e);
+    }
+    if (rc >= 0)
+        listing_unref(listing_keep(path, &c.bl));
+    entries_release(&c.bl);
+}
+
+/* A walk reads folder PATH (BUCKET) and its parent holds many folders:
+ * list the parent's prefix flat (no delimiter), from PATH's own keys on,
+ * for at most SLURP_PAGES pages, and cache the listing of every folder
+ * those pages hold entirely; the last, partly read folder is not cached.
+ * S3 then sends 1,000 keys a page instead of one page a folder.  False
+ * when this is no walk (or no flat listing): the caller may fetch a few
+ * folders ahead instead. */
+static bool slurp_siblings(const char *path, const char *bucket)
+{
+    struct store *st = S.store;
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path || !S.ttl || !st->ext || !st->ext->list_from ||
+        !strchr(path + 1, '/'))
+        return false;
+    struct listing *l = attrcache_get_listing(S.ac, path);
+    if (l) {
+        listing_unref(l);
+        walk_follows(path);
+        return true;
+    }
+    if (!walk_follows(path))
+        return false;
+    pthread_mutex_lock(&S.pf_lock);
+    bool busy = pf_busy(path); /* fetched ahead already: wait for that */
+    pthread_mutex_unlock(&S.pf_lock);
+    if (busy)
+        return true;
+    char parent[PATH_MAX];
+    size_t plen = (size_t)(slash - path);
+    if (plen >= sizeof parent)
+        return false;
+    memcpy(parent, path, plen);
+    parent[plen] = '\0';
+    struct listing *pl = attrcache_get_listing(S.ac, parent);
+    if (!pl)
+        return false;
+    size_t dirs = 0;
+    for (size_t i = 0; i < pl->n && dirs < PREFETCH_MIN_DIRS; i++)
+        dirs += pl->e[i].is_dir;
+    listing_unref(pl);
+    if (dirs < PREFETCH_MIN_DIRS)
+        return false;
+    /* parent "/b/x/y" -> prefix "x/y/"; start after "x/y/name." (just
+     * before "x/y/name/") */
+    const char *pkey = strchr(parent + 1, '/');
+    char pprefix[PATH_MAX], after[PATH_MAX];
+    if (dir_prefix(pprefix, sizeof pprefix, pkey ? pkey + 1 : ""))
+        return false;
+    int n = snprintf(after, sizeof after, "%s%s.", pprefix, slash + 1);
+    if (n < 0 || (size_t)n >= sizeof after)
+        return false;
+    uint64_t gen = __atomic_load_n(&S.gen, __ATOMIC_ACQUIRE);
+    struct slurp_ctx c = {{0}, SLURP_PAGES * LOOKUP_PAGE, false};
+    stats_add(STAT_dir_cache_misses, 1);
+    int rc = st->ext->list_from(st, bucket, pprefix, after, NULL, slurp_cb, &c);
+    if (rc || !c.flat.n || gen != __atomic_load_n(&S.gen, __ATOMIC_ACQUIRE)) {
+        entries_release(&c.flat);
+        return true; /* nothing kept (a write raced it); listed alone */
+    }
+    /* Groups of keys under one folder are consecutive; the last group is
+     * complete only if the listing ended. */
+    size_t pplen = strlen(pprefix), start = 0;
+    bool have = false;
+    const char *gname = NULL;
+    size_t gl = 0;
+    for (size_t i = 0; i <= c.flat.n; i++) {
+        const char *k = i < c.flat.n ? c.flat.e[i].name : NULL;
+        const char *sl = k ? strchr(k + pplen, '/') : NULL;
+        size_t kl = sl ? (size_t)(sl - (k + pplen)) : 0;
+        bool same = have && sl && kl == gl && !memcmp(k + pplen, gname, gl);
+        if (same)
+            continue;
+        if (have && (i < c.flat.n || !c.cut))
+            slurp_keep(bucket, parent, pprefix, &c.flat, start, i);
+        have = sl != NULL;
+        gname = sl ? k + pplen : NULL;
+        gl = kl;
+        start = i;
+    }
+    entries_release(&c.flat);
+    return true;
+}
+
 int fss3_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
                  off_t off, struct fuse_file_info *fi,
                  enum fuse_readdir_flags flags)
@@ -844,7 +1022,7 @@ int fss3_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
         rc = split_path(path, bucket, &key);
         if (!rc && !*key && !gluefs_bucket_allowed(S.g, bucket))
             rc = -ENOENT;
-        if (!rc && *key)
+        if (!rc && *key && !slurp_siblings(path, bucket))
             prefetch_siblings(path);
         if (!rc)
             rc = listing_get(path, bucket, key, &l);
@@ -1775,6 +1953,7 @@ void fss3_invalidate(const char *bucket, const char *key)
 {
     if (!S.ac || !bucket)
         return;
+    __atomic_add_fetch(&S.gen, 1, __ATOMIC_ACQ_REL);
     char path[PATH_MAX];
     if (join_path(path, sizeof path, bucket, key ? key : ""))
         return;

@@ -146,6 +146,12 @@ struct store_ext_ops {
     int (*del_many)(struct store *s, const char *bucket,
                     const char *const *keys, size_t n,
                     store_del_error_cb cb, void *ctx);
+
+    /* As list, starting after key START_AFTER (ListObjectsV2 start-after;
+     * NULL or "": from the start). */
+    int (*list_from)(struct store *s, const char *bucket, const char *prefix,
+                     const char *start_after, const char *delimiter,
+                     store_list_cb cb, void *ctx);
 };
 
 /* Keys one DeleteObjects request may carry (S3's limit). */

@@ -693,6 +693,7 @@ struct lister {
     store_list_cb cb;
     void *ctx;
     uint64_t given; /* entries passed to cb */
+    const char *after; /* NULL, or only keys after this one */
 };
 
 /* Does folder PATH hold a visible object anywhere below?  PATH is a
@@ -744,6 +745,8 @@ static size_t common_prefix_len(const struct lister *L, const char *key,
 
 static int give(struct lister *L, const struct store_entry *e)
 {
+    if (L->after && strcmp(e->key, L->after) <= 0)
+        return 0; /* before the start: not sent, not counted */
     L->given++;
     int rc = L->cb(L->ctx, e);
     return rc > 0 ? WALK_STOP : rc;
@@ -841,9 +844,24 @@ out:
     return rc;
 }
 
+static int local_list_from(struct store *st, const char *bucket,
+                           const char *prefix, const char *start_after,
+                           const char *delimiter, store_list_cb cb,
+                           void *ctx);
+
 static int local_list(struct store *st, const char *bucket,
                       const char *prefix, const char *delimiter,
                       store_list_cb cb, void *ctx)
+{
+    return local_list_from(st, bucket, prefix, NULL, delimiter, cb, ctx);
+}
+
+/* ListObjectsV2 with start-after: the walk is the same, keys up to
+ * START_AFTER are skipped before they count. */
+static int local_list_from(struct store *st, const char *bucket,
+                           const char *prefix, const char *start_after,
+                           const char *delimiter, store_list_cb cb,
+                           void *ctx)
 {
     struct store_local *s = (struct store_local *)st;
     struct lister *L = calloc(1, sizeof *L);
@@ -862,6 +880,7 @@ static int local_list(struct store *st, const char *bucket,
     L->dlen = delimiter ? strlen(delimiter) : 0;
     L->cb = cb;
     L->ctx = ctx;
+    L->after = start_after && *start_after ? start_after : NULL;
 
     rc = check_bucket(bucket);
     if (rc)
@@ -1602,6 +1621,7 @@ static const struct store_ops local_ops = {
 
 static const struct store_ext_ops local_ext_ops = {
     .del_many = local_del_many,
+    .list_from = local_list_from,
 };
 
 int store_local_new(const char *root, struct store **out, char *err,

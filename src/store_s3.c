@@ -654,10 +654,24 @@ static void memo_drop(struct s3 *s, const char *bucket)
 
 /* ---- ListObjectsV2 ---- */
 
+static int s3_list_from(struct store *st, const char *bucket,
+                        const char *prefix, const char *start_after,
+                        const char *delimiter, store_list_cb cb, void *ctx);
+
 static int s3_list(struct store *st, const char *bucket, const char *prefix,
                    const char *delimiter, store_list_cb cb, void *ctx)
 {
+    return s3_list_from(st, bucket, prefix, NULL, delimiter, cb, ctx);
+}
+
+/* START_AFTER (NULL: none) goes on the first request only (S3 ignores
+ * it once a continuation token is sent); such listings keep no memo. */
+static int s3_list_from(struct store *st, const char *bucket,
+                        const char *prefix, const char *start_after,
+                        const char *delimiter, store_list_cb cb, void *ctx)
+{
     struct s3 *s = (struct s3 *)st;
+    bool memo = !start_after || !*start_after;
     struct buf body;
     char *token = NULL;
     int rc = 0;
@@ -667,7 +681,7 @@ static int s3_list(struct store *st, const char *bucket, const char *prefix,
         struct s3xml_list_page page;
         struct s3xml_error e;
         long status;
-        if (token || !memo_take(s, bucket, prefix, delimiter, &body)) {
+        if (token || !memo || !memo_take(s, bucket, prefix, delimiter, &body)) {
             call_init(&c, s, "list", "GET", bucket, prefix,
                       STAT_requests_list);
             c.key = NULL; /* a bucket-level request */
@@ -681,6 +695,8 @@ static int s3_list(struct store *st, const char *bucket, const char *prefix,
             add_query(&c, "encoding-type", "url");
             if (token)
                 add_query(&c, "continuation-token", token);
+            else if (!memo)
+                add_query(&c, "start-after", start_after);
             c.body_out = &body;
             rc = call_run(&c, &status, NULL);
             call_release(&c);
@@ -703,7 +719,7 @@ static int s3_list(struct store *st, const char *bucket, const char *prefix,
         s3xml_list_page_release(&page);
         if (rc) {
             free(next);
-            if (rc > 0 && !token && more)
+            if (rc > 0 && !token && more && memo)
                 memo_put(s, bucket, prefix, delimiter, &body);
             if (rc > 0)
                 rc = 0;
@@ -1438,6 +1454,7 @@ static const struct store_ops s3_ops = {
 
 static const struct store_ext_ops s3_ext_ops = {
     .del_many = s3_del_many,
+    .list_from = s3_list_from,
 };
 
 static char *dup_or_null(const char *v)

@@ -352,8 +352,11 @@ def test_ls_l_costs_exactly_the_list_pages(lake):
 
 
 def test_a_walk_costs_one_list_per_folder(lake):
-    """find over 20 folders: folders fetched ahead are never fetched
-    twice, and `ls` of the parent alone fetches nothing ahead."""
+    """find over 20 folders: the first folders are listed one by one
+    (and a few fetched ahead), then a walk of the parent's folders is
+    seen and the rest come from one flat listing of the parent (fs_s3.c
+    slurp_siblings); no folder is listed twice, and `ls` of the parent
+    alone fetches nothing ahead."""
     b = lake.bucket
     for i in range(20):
         for j in range(3):
@@ -368,7 +371,8 @@ def test_a_walk_costs_one_list_per_folder(lake):
                        text=True, check=True)
     assert len(r.stdout.splitlines()) == 1 + 20 + 60
     d = delta(s1, lake.stats(), *REQS)
-    assert d["requests_list"] == 20 and d["requests_head"] == 0, d
+    # p00 and the 4 fetched ahead, then one flat page for p05..p19
+    assert d["requests_list"] <= 1 + 4 + 1 and d["requests_head"] == 0, d
 
 
 def test_own_writes_keep_the_listing_right(lake):
