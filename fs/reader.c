@@ -247,6 +247,8 @@ uint64_t reader_mem_bytes(uint64_t *idle)
 /* A reader whose window has grown to this (or to window_max, if smaller)
  * is sequential: its read-ahead becomes a stream (reader.h). */
 #define STREAM_WINDOW ((uint64_t)2 << 20)
+/* Largest chunk a stream fills. */
+#define STREAM_CHUNK ((uint64_t)1 << 20)
 /* Poll period of a stream waiting for room (memory freed by other
  * readers does not signal this reader's condvar). */
 #define STREAM_POLL_MS 100
@@ -477,13 +479,19 @@ static uint64_t chunk_size(const struct reader *r)
     return cs;
 }
 
-/* Length of the chunk to append at START, ending at most at END (the
- * object's or a stream's end): a chunk_size(), or the rest when less
- * than half a chunk would be left (no tiny tail chunk). */
-static uint64_t chunk_len_at(const struct reader *r, uint64_t start,
-                             uint64_t end)
+/* Chunks a stream fills: no GET each, so small, to free memory and make
+ * room finely (eight streams share READER_MEM_MIN / 2 x window_max). */
+static uint64_t stream_chunk_size(const struct reader *r)
 {
     uint64_t cs = chunk_size(r);
+    return cs < STREAM_CHUNK ? cs : STREAM_CHUNK;
+}
+
+/* Length of the chunk to append at START, ending at most at END (the
+ * object's or a stream's end): CS, or the rest when less than half of CS
+ * would be left (no tiny tail chunk). */
+static uint64_t chunk_len_at(uint64_t start, uint64_t end, uint64_t cs)
+{
     uint64_t len = end - start < cs ? end - start : cs;
     if (end - start - len < cs / 2)
         len = end - start;
@@ -627,8 +635,8 @@ static int stream_next(struct stream *s)
         }
         if (r->fetch_end != s->pos)
             return -ECANCELED;
-        uint64_t len = chunk_len_at(r, s->pos, s->end);
-        uint64_t cs = chunk_size(r);
+        uint64_t cs = stream_chunk_size(r);
+        uint64_t len = chunk_len_at(s->pos, s->end, cs);
         if (s->pos + cs / 2 <= r->max_pos + r->window &&
             seg_used_bytes() + len <= r->mem_max) {
             struct chunk *n = chunk_append(r, len);
@@ -771,7 +779,7 @@ static bool stream_start(struct reader *r)
     /* Bounded, with no short last stream. */
     if (s->end - s->pos > READER_STREAM_LEN + READER_STREAM_LEN / 2)
         s->end = s->pos + READER_STREAM_LEN;
-    struct chunk *c = chunk_append(r, chunk_len_at(r, s->pos, s->end));
+    struct chunk *c = chunk_append(r, chunk_len_at(s->pos, s->end, stream_chunk_size(r)));
     if (!c) {
         free(s);
         pool_stream_put(r->pool);
@@ -812,7 +820,8 @@ static void pump(struct reader *r, uint64_t need_end)
                 break;
             if (start < st->end) {
                 struct chunk *c =
-                    chunk_append(r, chunk_len_at(r, start, st->end));
+                    chunk_append(r, chunk_len_at(start, st->end,
+                                                 stream_chunk_size(r)));
                 if (!c)
                     break; /* the reader sees no chunk: -ENOMEM */
                 c->st = st;
@@ -823,7 +832,7 @@ static void pump(struct reader *r, uint64_t need_end)
             }
         }
         uint64_t cs = chunk_size(r);
-        uint64_t len = chunk_len_at(r, start, r->size);
+        uint64_t len = chunk_len_at(start, r->size, cs);
         if (start >= need_end) {
             if (!ahead || start + cs / 2 > limit ||
                 seg_used_bytes() + len > r->mem_max)
@@ -864,7 +873,7 @@ static void ensure_window(struct reader *r, uint64_t pos, uint64_t need_end)
     } else {
         /* Keep a chunk's worth (at least KEEP_BEHIND) behind POS for
          * reads the kernel sends out of order. */
-        uint64_t keep = chunk_size(r);
+        uint64_t keep = r->st ? stream_chunk_size(r) : chunk_size(r);
         if (keep < KEEP_BEHIND)
             keep = KEEP_BEHIND;
         while (r->head && r->head != r->tail &&
@@ -877,8 +886,10 @@ static void ensure_window(struct reader *r, uint64_t pos, uint64_t need_end)
     if (need_end > r->max_pos)
         r->max_pos = need_end;
     pump(r, need_end);
-    /* A stream waiting for room may have some now. */
-    if (r->st && r->st->waiting)
+    /* A stream waiting for room may have some now (the memory cap it
+     * polls). */
+    if (r->st && r->st->waiting &&
+        r->st->pos + stream_chunk_size(r) / 2 <= r->max_pos + r->window)
         pthread_cond_signal(&r->room);
 }
 

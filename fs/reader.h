@@ -2,22 +2,53 @@
  * runs the ranged GETs (and the upload parts of writer_upload.c).
  *
  * A reader keeps a window of consecutive chunks [start, end) of the
- * object, fetched as parallel ranged GETs by pool threads; chunks are a
- * quarter of the window, 256 KiB to chunk_max.  A read outside the window
- * and more than a chunk past its end (a seek) drops it and starts again
- * small: window_first for a read at
+ * object.  A read outside the window and more than a chunk past its end
+ * (a seek) drops it and starts again small: window_first for a read at
  * offset 0, window_seek elsewhere.  Chunks are fetched ahead of the reads
  * only once 512 KiB were read since the seek (or from offset 0), and a
  * chunk read to its end doubles the window, up to window_max, only once
  * half a window was read since the seek: a random reader never grows it.
- * Chunks a read waits for go to the front of the pool's queue.
+ *
+ * Until the window reaches 2 MiB (or window_max if smaller), chunks are
+ * a quarter of the window (256 KiB to chunk_max), each its own ranged GET
+ * on a pool thread, at most inflight_max in flight; chunks a read waits
+ * for go to the front of the pool's queue.
+ *
+ * Streams.  From then on the reader is sequential and its read-ahead is
+ * one long ranged GET (a stream) from the window's end, READER_STREAM_LEN
+ * bytes or to the object's end, run by one pool job: its data callback
+ * fills chunks of at most 1 MiB in order, appending the next one when the
+ * last is full, as long as it starts within max_pos + window and the
+ * memory cap allows; else it waits (TCP then holds the server back).
+ * Readers wait on a stream's chunks as on any chunk; a read past the
+ * stream's position appends the chunks it needs for the stream to fill.
+ * Why: s3rver (one node thread) spends far more CPU on many 8 MiB GETs
+ * than on one long GET (measured: 1 GiB as 144 GETs cost it 1.6-2.0
+ * CPU-s, as 12 GETs 1.0-1.4, one curl GET 0.8-1.2; eight readers 250 GETs
+ * 1.8-2.4, 60 GETs 1.2-1.6; tools/bench/reader_cmp.py), and real S3 bills
+ * requests.  A stream ends: at its range's end (the next one starts where
+ * it ended, if the window wants more); on a seek, a drop or close (its
+ * callback returns -ECANCELED at once, or its wait is woken); after
+ * READER_STREAM_STALL_MS without room (a reader paused, e.g. `less`: the
+ * GET is not held open, curl's 1 byte/s low-speed abort is never near,
+ * and the stream restarts from the window's end when the reader reads
+ * on).  Chunks it leaves unfilled become chunk GETs of their missing
+ * bytes; a failed stream (after http.c's retries and resumes) fails its
+ * unfilled chunks with its error, which reads return as a failed chunk
+ * GET's.  At most half the pool's threads stream at once (8 of 16): the
+ * others serve chunk GETs; readers beyond that keep chunk GETs.  Bytes a
+ * stream received but could not place when it ended count as
+ * readahead_bytes_wasted; bytes still in socket buffers are not seen
+ * (at most a few MiB per ended stream, sent by the server all the same,
+ * hence no stream before the reader is sequential).
  *
  * Memory: chunk bytes are 256 KiB mmap'd segments shared by all readers
  * through a free list (at most 32 MiB kept idle); per reader the window
  * plus max(one chunk, 2 MiB) kept behind the read position (the kernel
  * sends reads slightly out of order), and all readers together start no
- * read-ahead beyond READER_MEM_MIN / 2 x window_max (below).  Counts
- * readahead_bytes_used / _wasted (stats.h). */
+ * read-ahead (and no stream fills a new chunk) beyond READER_MEM_MIN /
+ * 2 x window_max (below).  Counts readahead_bytes_used / _wasted
+ * (stats.h). */
 #ifndef GLUEFS_READER_H
 #define GLUEFS_READER_H
 
