@@ -11,9 +11,13 @@ The read-ahead sizes these tests are built around (fs/reader.c): the
 first window is 512 KiB at offset 0 and 256 KiB after a seek; chunks are
 a quarter of the window, 256 KiB at least; chunk memory comes in 256 KiB
 segments; `-o readahead=` caps the window."""
+import errno
 import hashlib
+import http.client
+import http.server
 import os
 import random
+import re
 import subprocess
 import threading
 import time
@@ -486,3 +490,144 @@ def test_more_sequential_readers_than_streams(lake, work):
     for t in ts:
         t.join()
     assert got == want
+
+
+class _CutProxy:
+    """Forwards every request to s3rver, streaming bodies; GETs of KEY
+    are cut at byte CUT of the object: a GET whose range starts before CUT
+    sends the bytes up to CUT and then drops the connection; one starting
+    at CUT or later is answered normally (FAIL False: the resume works)
+    or with 500 InternalError (FAIL True: every retry fails)."""
+
+    def __init__(self, upstream, key, cut, fail):
+        host, port = upstream.split("//", 1)[1].split(":")
+        proxy = self
+        self.gets = 0
+        self.cuts = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def _forward(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else None
+                ours = self.command == "GET" and \
+                    self.path.split("?", 1)[0].endswith("/" + key)
+                start = 0
+                m = re.match(r"bytes=(\d+)-", self.headers.get("Range") or "")
+                if m:
+                    start = int(m.group(1))
+                if ours:
+                    proxy.gets += 1
+                if ours and fail and start >= cut:
+                    err = (b"<Error><Code>InternalError</Code>"
+                           b"<Message>injected</Message></Error>")
+                    self.send_response_only(500)
+                    self.send_header("Content-Type", "application/xml")
+                    self.send_header("Content-Length", str(len(err)))
+                    self.end_headers()
+                    self.wfile.write(err)
+                    return
+                c = http.client.HTTPConnection(host, int(port), timeout=60)
+                hdrs = {k: v for k, v in self.headers.items()
+                        if k.lower() not in ("connection", "keep-alive")}
+                c.request(self.command, self.path, body=body, headers=hdrs)
+                r = c.getresponse()
+                self.send_response_only(r.status, r.reason)
+                length = None
+                for k, v in r.getheaders():
+                    if k.lower() == "content-length":
+                        length = v
+                    if k.lower() not in ("connection", "transfer-encoding",
+                                         "content-length", "keep-alive"):
+                        self.send_header(k, v)
+                data = b"" if length is not None else r.read()
+                self.send_header("Content-Length",
+                                 length if length is not None else str(len(data)))
+                self.end_headers()
+                if self.command == "HEAD":
+                    c.close()
+                    return
+                if length is None:
+                    self.wfile.write(data)
+                    c.close()
+                    return
+                left = int(length)
+                pos = start
+                while left:
+                    b = r.read(min(left, 256 * K))
+                    if not b:
+                        break
+                    if ours and pos < cut <= pos + len(b):
+                        self.wfile.write(b[:cut - pos])
+                        self.wfile.flush()
+                        proxy.cuts += 1
+                        self.close_connection = True
+                        c.close()
+                        self.connection.shutdown(2)
+                        return
+                    self.wfile.write(b)
+                    pos += len(b)
+                    left -= len(b)
+                c.close()
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_a_stream_cut_midway_resumes_or_fails_the_read(lake, work, fail):
+    """The server drops a stream's connection at 24 MiB: http.c resumes it
+    (the reads go on, byte-identical), or, when every resume fails with
+    500, the read that needs those bytes fails with EIO, as a failed chunk
+    GET does, and every byte before them was right."""
+    if lake.backend != "s3":
+        pytest.skip("needs HTTP between gluefs and the store (a proxy)")
+    size = 48 * MIB + 5
+    src = _put_big(lake, work, "cut.bin", size, 84)
+    data = src.read_bytes()
+    cut = 24 * MIB + 12345
+    proxy = _CutProxy(lake.endpoint, "cut.bin", cut, fail)
+    lake.allow_errors(r"cannot read 's3://[^']+/cut\.bin'")
+    try:
+        lake.mount(env={"AWS_ENDPOINT_URL": proxy.url})
+        fd = os.open(lake.s3(lake.bucket, "cut.bin"), os.O_RDONLY)
+        off = 0
+        err = None
+        try:
+            while off < size:
+                try:
+                    b = os.pread(fd, 128 * K, off)
+                except OSError as e:
+                    err = e
+                    break
+                assert b == data[off:off + len(b)], off
+                if not b:
+                    break
+                off += len(b)
+        finally:
+            os.close(fd)
+        assert proxy.cuts >= 1
+        if fail:
+            assert err is not None and err.errno == errno.EIO, err
+            assert off <= cut, off
+        else:
+            assert err is None, err
+            assert off == size
+            assert proxy.gets <= 16, proxy.gets
+    finally:
+        lake.unmount()
+        proxy.close()

@@ -9,7 +9,8 @@ then per round and workload runs, each on a freshly restarted s3rver (it
 drifts after parallel ranged GETs), in an order rotated each round: curl GET(s) to /dev/null, `cat` through a fresh
 gluefs mount of BUILD_A, the same with BUILD_B; the page cache is dropped
 before each.  Prints per run: wall seconds, s3rver CPU seconds, daemon
-CPU seconds, requests_get; then medians and ratios to curl."""
+CPU seconds, requests_get, the daemon's peak RSS; then medians (peak RSS:
+the largest) and ratios to curl (curl's wall / the variant's)."""
 import os
 import statistics
 import subprocess
@@ -126,7 +127,7 @@ def one_run(work, variant):
     if variant == "curl":
         t = run_all([["curl", "-sSf", "-K", AUTH, "-o", "/dev/null",
                       f"{EP}/{BUCKET}/{k}"] for k in keys(work)])
-        return t, server_cpu() - c0, 0.0, len(keys(work))
+        return t, server_cpu() - c0, 0.0, len(keys(work)), 0
     p, mnt = mount(BUILDS[variant])
     try:
         d = os.path.join(mnt, "s3", BUCKET)
@@ -141,10 +142,15 @@ def one_run(work, variant):
         dc = cpu_of(p.pid) - d0
         s1 = stats(mnt)
         gets = s1.get("requests_get", 0) - s0.get("requests_get", 0)
+        hwm = 0
+        with open(f"/proc/{p.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    hwm = int(line.split()[1]) // 1024
     finally:
         subprocess.run(["fusermount3", "-u", mnt])
         p.wait(timeout=30)
-    return t, sc, dc, gets
+    return t, sc, dc, gets, hwm
 
 
 def main():
@@ -161,7 +167,7 @@ def main():
                 r = one_run(work, v)
                 res.setdefault((work, v), []).append(r)
                 print(f"round {rnd} {work:3} {v:4} wall {r[0]:6.2f}  s3rver {r[1]:5.2f}"
-                      f"  daemon {r[2]:5.2f}  gets {r[3]}", flush=True)
+                      f"  daemon {r[2]:5.2f}  gets {r[3]}  hwm {r[4]} MiB", flush=True)
     s3rver("stop")
     for work in WORK:
         cw = statistics.median(x[0] for x in res[(work, "curl")])
@@ -171,7 +177,8 @@ def main():
             print(f"median {work:3} {v:4} wall {w:6.2f} (curl/x {cw / w:4.2f})"
                   f"  s3rver {statistics.median(x[1] for x in xs):5.2f}"
                   f"  daemon {statistics.median(x[2] for x in xs):5.2f}"
-                  f"  gets {statistics.median(x[3] for x in xs)}")
+                  f"  gets {statistics.median(x[3] for x in xs)}"
+                  f"  hwm {max(x[4] for x in xs)} MiB")
 
 
 if __name__ == "__main__":
