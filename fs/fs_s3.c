@@ -43,6 +43,8 @@
 #define PREFETCH_AHEAD 4    /* sibling folder listings fetched ahead */
 #define PREFETCH_MIN_DIRS 8 /* ... when the parent has this many folders */
 #define SLURP_PAGES 10      /* flat pages one slurp reads at most */
+#define SLURP_DEPTH 16      /* folder levels below a sibling it caches */
+#define WALK_SLOTS 8        /* parents whose folders a walk is reading */
 
 struct fss3_file {
     pthread_mutex_t lock;
@@ -81,10 +83,17 @@ static struct {
     pthread_mutex_t pf_lock;    /* listings being fetched ahead */
     pthread_cond_t pf_cond;
     char pf_path[PREFETCH_AHEAD][PATH_MAX]; /* "" when free */
+    char pf_after[PREFETCH_AHEAD][PATH_MAX]; /* slurp jobs: start after */
     uint64_t gen;               /* fss3_invalidate calls (atomic) */
-    pthread_mutex_t walk_lock;  /* the walk being followed: */
-    char walk_parent[PATH_MAX]; /* parent of the last folder read */
-    unsigned walk_score;        /* its folders read in a row, minus one */
+    pthread_mutex_t walk_lock;  /* walks being followed: */
+    struct {
+        char parent[PATH_MAX];  /* a parent of folders read ("" free) */
+        unsigned read;          /* how many of them, minus one */
+        uint64_t used;          /* for reuse of the oldest slot */
+        char next[PATH_MAX];    /* the next slurp starts after this key */
+        char next_path[PATH_MAX]; /* ... with this folder ("" none) */
+    } walk[WALK_SLOTS];
+    uint64_t walk_clock;
 } S = {
     .walk_lock = PTHREAD_MUTEX_INITIALIZER,
     .wlock = PTHREAD_MUTEX_INITIALIZER,
@@ -743,7 +752,10 @@ static int fill_one(struct fill_ctx *fc, const char *name, const struct attr *a)
 struct pf_job {
     struct reader_job job; /* first: the pool hands us this */
     int slot;
+    bool slurp; /* a flat listing (slurp_job), not one folder's */
 };
+
+static void slurp_job(int slot);
 
 static void pf_run(struct reader_job *j)
 {
@@ -751,7 +763,9 @@ static void pf_run(struct reader_job *j)
     const char *path = S.pf_path[pj->slot];
     char bucket[BUCKET_MAX];
     const char *key;
-    if (!split_path(path, bucket, &key) && *key) {
+    if (pj->slurp) {
+        slurp_job(pj->slot);
+    } else if (!split_path(path, bucket, &key) && *key) {
         struct listing *l = attrcache_get_listing(S.ac, path);
         char prefix[PATH_MAX];
         if (!l && !dir_prefix(prefix, sizeof prefix, key)) {
@@ -852,35 +866,53 @@ static int slurp_cb(void *ctx, const struct store_entry *e)
     return rc == -E2BIG ? 1 : rc;
 }
 
-/* Is the walk reading the folders of PATH's parent one after another?
- * Notes PATH as read.  A lone `ls` of a folder is not a walk. */
+/* Is a walk reading the folders of PATH's parent (a second one at
+ * least)?  Notes PATH as read; the last WALK_SLOTS parents are kept, so
+ * a depth-first walk that went down into a folder is still followed
+ * when it comes back up.  A lone `ls` of a folder is not a walk. */
 static bool walk_follows(const char *path)
 {
     const char *slash = strrchr(path, '/');
     size_t plen = (size_t)(slash - path);
-    bool same;
+    if (plen >= PATH_MAX)
+        return false;
+    int slot = -1, old = 0;
     pthread_mutex_lock(&S.walk_lock);
-    same = plen < sizeof S.walk_parent && !strncmp(S.walk_parent, path, plen) &&
-           !S.walk_parent[plen];
-    if (same) {
-        S.walk_score++;
-    } else if (plen < sizeof S.walk_parent) {
-        memcpy(S.walk_parent, path, plen);
-        S.walk_parent[plen] = '\0';
-        S.walk_score = 0;
+    for (int i = 0; i < WALK_SLOTS && slot < 0; i++) {
+        if (!strncmp(S.walk[i].parent, path, plen) && !S.walk[i].parent[plen])
+            slot = i;
+        else if (S.walk[i].used < S.walk[old].used)
+            old = i;
     }
-    unsigned score = S.walk_score;
+    bool walk = slot >= 0;
+    if (walk) {
+        S.walk[slot].read++;
+    } else {
+        slot = old;
+        memcpy(S.walk[slot].parent, path, plen);
+        S.walk[slot].parent[plen] = '\0';
+        S.walk[slot].read = 0;
+        S.walk[slot].next[0] = S.walk[slot].next_path[0] = '\0';
+    }
+    S.walk[slot].used = ++S.walk_clock;
+    walk = walk && S.walk[slot].read >= 1;
     pthread_mutex_unlock(&S.walk_lock);
-    return same && score >= 1;
+    return walk;
 }
 
-/* Cache the listings of the folders whose keys FLAT[from, to) hold (all
+static void slurp_groups(const char *bucket, const char *parent,
+                         const char *pprefix, const struct bucket_list *flat,
+                         size_t from, size_t to, bool last_complete,
+                         int depth);
+
+/* Cache the listing of the folder whose keys FLAT[from, to) are (all
  * with prefix PPREFIX + name + "/"), built exactly as a delimiter
- * listing of each would be (list_entry: same names skipped and logged,
- * a folder winning over a same-named file). */
+ * listing of it would be (list_entry: same names skipped and logged, a
+ * folder winning over a same-named file); then its subfolders' the same
+ * way (they are complete too), DEPTH levels down at most. */
 static void slurp_keep(const char *bucket, const char *parent,
                        const char *pprefix, const struct bucket_list *flat,
-                       size_t from, size_t to)
+                       size_t from, size_t to, int depth)
 {
     const char *k0 = flat->e[from].name;
     size_t pplen = strlen(pprefix);
@@ -918,15 +950,162 @@ static void slurp_keep(const char *bucket, const char *parent,
     if (rc >= 0)
         listing_unref(listing_keep(path, &c.bl));
     entries_release(&c.bl);
+    if (rc >= 0 && depth > 0)
+        slurp_groups(bucket, path, gprefix, flat, from, to, true, depth - 1);
+}
+
+/* The keys FLAT[from, to), all starting with PPREFIX (folder PARENT),
+ * in key order: those under one subfolder are consecutive.  Keep each
+ * subfolder's listing; the last one only if LAST_COMPLETE (the listing
+ * may go on past it). */
+static void slurp_groups(const char *bucket, const char *parent,
+                         const char *pprefix, const struct bucket_list *flat,
+                         size_t from, size_t to, bool last_complete,
+                         int depth)
+{
+    size_t pplen = strlen(pprefix), start = from;
+    bool have = false;
+    const char *gname = NULL;
+    size_t gl = 0;
+    for (size_t i = from; i <= to; i++) {
+        const char *k = i < to ? flat->e[i].name : NULL;
+        const char *sl = k ? strchr(k + pplen, '/') : NULL;
+        size_t kl = sl ? (size_t)(sl - (k + pplen)) : 0;
+        if (have && sl && kl == gl && !memcmp(k + pplen, gname, gl))
+            continue;
+        if (have && (i < to || last_complete))
+            slurp_keep(bucket, parent, pprefix, flat, start, i, depth);
+        have = sl != NULL;
+        gname = sl ? k + pplen : NULL;
+        gl = kl;
+        start = i;
+    }
+}
+
+/* One flat listing: PARENT's prefix PPREFIX (BUCKET) after key AFTER,
+ * at most SLURP_PAGES pages; every folder the pages hold entirely is
+ * cached (slurp_groups).  When the listing goes on, NEXT (PATH_MAX)
+ * receives where the next one starts: the key to start after, and
+ * NEXT_PATH the folder read partly (NULL, "" otherwise). */
+static void slurp_run(const char *bucket, const char *parent,
+                      const char *pprefix, const char *after, char *next,
+                      char *next_path)
+{
+    struct store *st = S.store;
+    next[0] = next_path[0] = '\0';
+    uint64_t gen = __atomic_load_n(&S.gen, __ATOMIC_ACQUIRE);
+    struct slurp_ctx c = {{0}, SLURP_PAGES * LOOKUP_PAGE, false};
+    stats_add(STAT_dir_cache_misses, 1);
+    int rc = st->ext->list_from(st, bucket, pprefix, after, NULL, slurp_cb, &c);
+    if (rc || !c.flat.n || gen != __atomic_load_n(&S.gen, __ATOMIC_ACQUIRE)) {
+        entries_release(&c.flat);
+        return; /* nothing kept (a write raced it) */
+    }
+    /* the last folder is complete only if the listing ended */
+    slurp_groups(bucket, parent, pprefix, &c.flat, 0, c.flat.n, !c.cut,
+                 SLURP_DEPTH);
+    if (c.cut) {
+        size_t pplen = strlen(pprefix);
+        const char *last = c.flat.e[c.flat.n - 1].name;
+        const char *sl = strchr(last + pplen, '/');
+        size_t gl = sl ? (size_t)(sl - last) : 0;
+        int n = sl ? snprintf(next, PATH_MAX, "%.*s.", (int)gl, last)
+                   : snprintf(next, PATH_MAX, "%s", last);
+        if (n < 0 || n >= PATH_MAX)
+            next[0] = '\0';
+        if (sl && next[0]) {
+            n = snprintf(next_path, PATH_MAX, "%s/%.*s", parent,
+                         (int)(gl - pplen), last + pplen);
+            if (n < 0 || n >= PATH_MAX)
+                next_path[0] = '\0';
+        }
+    }
+    entries_release(&c.flat);
+}
+
+/* Note where the walk of PARENT's folders may list next (NEXT "" for
+ * nowhere), or take that (*NEXT, *NEXT_PATH filled, slot cleared).  A
+ * slurp is started ahead only when the walker reads a folder the last
+ * one cached: one flat listing ahead of the walker, never more. */
+static void walk_next(const char *parent, char *next, char *next_path,
+                      bool take)
+{
+    pthread_mutex_lock(&S.walk_lock);
+    int slot = -1;
+    for (int i = 0; i < WALK_SLOTS && slot < 0; i++)
+        if (!strcmp(S.walk[i].parent, parent))
+            slot = i;
+    if (slot >= 0 && take) {
+        memcpy(next, S.walk[slot].next, PATH_MAX);
+        memcpy(next_path, S.walk[slot].next_path, PATH_MAX);
+        S.walk[slot].next[0] = S.walk[slot].next_path[0] = '\0';
+    } else if (slot >= 0) {
+        memcpy(S.walk[slot].next, next, PATH_MAX);
+        memcpy(S.walk[slot].next_path, next_path, PATH_MAX);
+    } else if (take) {
+        next[0] = next_path[0] = '\0';
+    }
+    pthread_mutex_unlock(&S.walk_lock);
+}
+
+/* Start the next flat listing of PARENT's folders on the pool, if one
+ * is noted and a fetch slot is free. */
+static void slurp_ahead(const char *parent)
+{
+    char next[PATH_MAX], npath[PATH_MAX];
+    walk_next(parent, next, npath, true);
+    if (!next[0] || !npath[0])
+        return;
+    pthread_mutex_lock(&S.pf_lock);
+    int slot = -1;
+    if (!pf_busy(npath))
+        for (int k = 0; k < PREFETCH_AHEAD && slot < 0; k++)
+            if (!S.pf_path[k][0])
+                slot = k;
+    struct pf_job *pj = slot >= 0 ? calloc(1, sizeof *pj) : NULL;
+    if (pj) {
+        memcpy(S.pf_path[slot], npath, strlen(npath) + 1);
+        memcpy(S.pf_after[slot], next, strlen(next) + 1);
+    }
+    pthread_mutex_unlock(&S.pf_lock);
+    if (!pj)
+        return;
+    pj->job.run = pf_run;
+    pj->slot = slot;
+    pj->slurp = true;
+    reader_pool_submit(S.upool, &pj->job);
+}
+
+/* The flat listing of pf_run: S.pf_path[SLOT] is the folder it starts
+ * with (a walker reaching it waits), S.pf_after[SLOT] the key to start
+ * after. */
+static void slurp_job(int slot)
+{
+    const char *path = S.pf_path[slot];
+    const char *slash = strrchr(path, '/');
+    char bucket[BUCKET_MAX], parent[PATH_MAX], pprefix[PATH_MAX];
+    const char *key;
+    if (!slash || (size_t)(slash - path) >= sizeof parent ||
+        split_path(path, bucket, &key) || !*key)
+        return;
+    memcpy(parent, path, (size_t)(slash - path));
+    parent[slash - path] = '\0';
+    const char *pkey = strchr(parent + 1, '/');
+    if (dir_prefix(pprefix, sizeof pprefix, pkey ? pkey + 1 : ""))
+        return;
+    char next[PATH_MAX], npath[PATH_MAX];
+    slurp_run(bucket, parent, pprefix, S.pf_after[slot], next, npath);
+    walk_next(parent, next, npath, false);
 }
 
 /* A walk reads folder PATH (BUCKET) and its parent holds many folders:
  * list the parent's prefix flat (no delimiter), from PATH's own keys on,
  * for at most SLURP_PAGES pages, and cache the listing of every folder
  * those pages hold entirely; the last, partly read folder is not cached.
- * S3 then sends 1,000 keys a page instead of one page a folder.  False
- * when this is no walk (or no flat listing): the caller may fetch a few
- * folders ahead instead. */
+ * S3 then sends 1,000 keys a page instead of one page a folder.  While
+ * the walker reads the cached folders, the next flat listing runs on
+ * the pool (slurp_ahead).  False when this is no walk (or no flat
+ * listing): the caller may fetch a few folders ahead instead. */
 static bool slurp_siblings(const char *path, const char *bucket)
 {
     struct store *st = S.store;
@@ -934,10 +1113,17 @@ static bool slurp_siblings(const char *path, const char *bucket)
     if (!slash || slash == path || !S.ttl || !st->ext || !st->ext->list_from ||
         !strchr(path + 1, '/'))
         return false;
+    char parent[PATH_MAX];
+    size_t plen = (size_t)(slash - path);
+    if (plen >= sizeof parent)
+        return false;
+    memcpy(parent, path, plen);
+    parent[plen] = '\0';
     struct listing *l = attrcache_get_listing(S.ac, path);
     if (l) {
         listing_unref(l);
-        walk_follows(path);
+        if (walk_follows(path))
+            slurp_ahead(parent);
         return true;
     }
     if (!walk_follows(path))
@@ -947,12 +1133,6 @@ static bool slurp_siblings(const char *path, const char *bucket)
     pthread_mutex_unlock(&S.pf_lock);
     if (busy)
         return true;
-    char parent[PATH_MAX];
-    size_t plen = (size_t)(slash - path);
-    if (plen >= sizeof parent)
-        return false;
-    memcpy(parent, path, plen);
-    parent[plen] = '\0';
     struct listing *pl = attrcache_get_listing(S.ac, parent);
     if (!pl)
         return false;
@@ -971,35 +1151,9 @@ static bool slurp_siblings(const char *path, const char *bucket)
     int n = snprintf(after, sizeof after, "%s%s.", pprefix, slash + 1);
     if (n < 0 || (size_t)n >= sizeof after)
         return false;
-    uint64_t gen = __atomic_load_n(&S.gen, __ATOMIC_ACQUIRE);
-    struct slurp_ctx c = {{0}, SLURP_PAGES * LOOKUP_PAGE, false};
-    stats_add(STAT_dir_cache_misses, 1);
-    int rc = st->ext->list_from(st, bucket, pprefix, after, NULL, slurp_cb, &c);
-    if (rc || !c.flat.n || gen != __atomic_load_n(&S.gen, __ATOMIC_ACQUIRE)) {
-        entries_release(&c.flat);
-        return true; /* nothing kept (a write raced it); listed alone */
-    }
-    /* Groups of keys under one folder are consecutive; the last group is
-     * complete only if the listing ended. */
-    size_t pplen = strlen(pprefix), start = 0;
-    bool have = false;
-    const char *gname = NULL;
-    size_t gl = 0;
-    for (size_t i = 0; i <= c.flat.n; i++) {
-        const char *k = i < c.flat.n ? c.flat.e[i].name : NULL;
-        const char *sl = k ? strchr(k + pplen, '/') : NULL;
-        size_t kl = sl ? (size_t)(sl - (k + pplen)) : 0;
-        bool same = have && sl && kl == gl && !memcmp(k + pplen, gname, gl);
-        if (same)
-            continue;
-        if (have && (i < c.flat.n || !c.cut))
-            slurp_keep(bucket, parent, pprefix, &c.flat, start, i);
-        have = sl != NULL;
-        gname = sl ? k + pplen : NULL;
-        gl = kl;
-        start = i;
-    }
-    entries_release(&c.flat);
+    char next[PATH_MAX], npath[PATH_MAX];
+    slurp_run(bucket, parent, pprefix, after, next, npath);
+    walk_next(parent, next, npath, false);
     return true;
 }
 
