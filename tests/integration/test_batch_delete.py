@@ -66,8 +66,10 @@ def test_rm_r_of_1000_small_files_is_two_requests_at_most(lake):
     assert lake.store.keys(b, "big/") == {}
     assert lake.store.get(b, "keep.txt") == b"keep"
     assert d["requests_delete_objects"] <= 2, d
-    assert d["requests_delete"] == SYNC_FIRST + 1, d  # + the marker
-    assert d["keys_deleted"] == n - SYNC_FIRST, d
+    # the first three one at a time (more only if rm stalled 50 ms between
+    # two unlinks), the marker, and every other file in the batches
+    assert SYNC_FIRST + 1 <= d["requests_delete"] <= SYNC_FIRST + 8, d
+    assert d["keys_deleted"] + d["requests_delete"] == n + 1, d
     assert d["requests_head"] == 0, d
     assert os.listdir(lake.s3(b)) == ["keep.txt"]
     assert errno_of(os.stat, lake.s3(b, "big")) == errno.ENOENT

@@ -313,9 +313,9 @@ def test_small_files_cost_one_request_each(lake, work):
     subprocess.run(["rm", "-r", str(lake.s3(b, "in"))], check=True)
     d = delta(s3_, lake.stats(), *REQS, "requests_delete_objects",
               "keys_deleted")
-    assert d["requests_delete"] == 3 + 1, d
-    assert d["requests_delete_objects"] == 1, d
-    assert d["keys_deleted"] == n - 3, d
+    assert 3 + 1 <= d["requests_delete"] <= 3 + 8, d
+    assert 1 <= d["requests_delete_objects"] <= 2, d
+    assert d["keys_deleted"] + d["requests_delete"] == n + 1, d
     assert d["requests_head"] == 0 and d["requests_list"] <= 2, d
     assert not lake.store.keys(b, "in/")
     assert not lake.s3(b, "in").exists()
