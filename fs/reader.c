@@ -443,10 +443,23 @@ static void chunk_put(struct chunk *c)
     chunk_free(c);
 }
 
-/* Take C (already unlinked) out of the window (r->lock held). */
-static void chunk_drop(struct chunk *c)
+static void chunk_submit(struct reader *r, struct chunk *c, bool first);
+
+/* Take C (already unlinked) out of the window (r->lock held).  A chunk
+ * its stream has not reached is no longer the stream's (it stops at the
+ * first dropped chunk): a reader waiting for it gets a chunk GET. */
+static void chunk_drop(struct reader *r, struct chunk *c)
 {
     c->dropped = true;
+    if (c->st && c->st->cur != c) {
+        c->st = NULL;
+        if (c->waiters) {
+            chunk_submit(r, c, true);
+        } else {
+            c->state = C_DONE;
+            c->err = -ECANCELED;
+        }
+    }
     chunk_put(c);
 }
 
@@ -462,7 +475,7 @@ static void drop_all(struct reader *r)
     r->head = r->tail = NULL;
     while (c) {
         struct chunk *next = c->next;
-        chunk_drop(c);
+        chunk_drop(r, c);
         c = next;
     }
 }
@@ -880,7 +893,7 @@ static void ensure_window(struct reader *r, uint64_t pos, uint64_t need_end)
                r->head->off + r->head->len + keep <= pos) {
             struct chunk *c = r->head;
             r->head = c->next;
-            chunk_drop(c);
+            chunk_drop(r, c);
         }
     }
     if (need_end > r->max_pos)
