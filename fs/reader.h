@@ -22,11 +22,12 @@
  * memory cap allows; else it waits (TCP then holds the server back).
  * Readers wait on a stream's chunks as on any chunk; a read past the
  * stream's position appends the chunks it needs for the stream to fill.
- * Why: s3rver (one node thread) spends far more CPU on many 8 MiB GETs
- * than on one long GET (measured: 1 GiB as 144 GETs cost it 1.6-2.0
- * CPU-s, as 12 GETs 1.0-1.4, one curl GET 0.8-1.2; eight readers 250 GETs
- * 1.8-2.4, 60 GETs 1.2-1.6; tools/bench/reader_cmp.py), and real S3 bills
- * requests.  A stream ends: at its range's end (the next one starts where
+ * Why: s3rver (one node thread, the bottleneck) spends far more CPU on
+ * many 8 MiB GETs than on one long GET; tools/bench/reader_cmp.py, medians
+ * of 4 sets of 3-5 rounds on a fresh s3rver per run, s3rver CPU-s: a
+ * 1 GiB cat as 144 chunk GETs 1.6-1.9, as 12 GETs (stream) 1.0-1.6, one
+ * curl GET 0.7-1.35; eight 128 MiB cats 250 GETs 1.8-2.8, 60 GETs
+ * 1.2-1.6, eight curls 0.9-1.2.  And real S3 bills requests.  A stream ends: at its range's end (the next one starts where
  * it ended, if the window wants more); on a seek, a drop or close (its
  * callback returns -ECANCELED at once, or its wait is woken); after
  * READER_STREAM_STALL_MS without room (a reader paused, e.g. `less`: the
