@@ -8,7 +8,6 @@ last unlink.  Checks go through the mount and through the store's own
 client (botocore, or the local folder).  Failures are injected by a proxy
 between gluefs and s3rver that answers DeleteObjects itself."""
 import errno
-import http.client
 import http.server
 import os
 import re
@@ -20,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from conftest import make_client, wait_until
+from s3proxy import LoopbackServer, relay
 
 SYNC_FIRST = 3
 
@@ -272,35 +272,15 @@ class _DeleteProxy:
                 q = self.path.split("?", 1)[1] if "?" in self.path else ""
                 if self.command == "POST" and re.match(r"^delete(=|&|$)", q):
                     return self._delete_objects(body)
-                c = http.client.HTTPConnection(host, int(port), timeout=60)
-                hdrs = {k: v for k, v in self.headers.items()
-                        if k.lower() not in ("connection", "keep-alive")}
-                c.request(self.command, self.path, body=body, headers=hdrs)
-                r = c.getresponse()
-                data = r.read()
-                self.send_response_only(r.status, r.reason)
-                for k, v in r.getheaders():
-                    if k.lower() not in ("connection", "transfer-encoding",
-                                         "content-length", "keep-alive"):
-                        self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
-                c.close()
+                relay(self, host, port, body)
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       daemon=True)
-        self.thread.start()
+        self._srv = LoopbackServer(Handler)
+        self.url = self._srv.url
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self._srv.close()
 
 
 def needs_proxy(lake):

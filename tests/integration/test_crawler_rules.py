@@ -5,7 +5,6 @@ through the mount, the store's side through botocore (or the local folder),
 costs from .gluefs/stats counters (requests and bytes, never timings)."""
 import errno
 import gzip
-import http.client
 import http.server
 import json
 import os
@@ -19,6 +18,7 @@ import pytest
 
 import gluevalidate
 from conftest import read_text, wait_until, write_file
+from s3proxy import LoopbackServer, relay
 
 LINE_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ (INFO|WARN|ERROR) : (.*)$")
 
@@ -504,22 +504,7 @@ class _DelayProxy:
                         self.end_headers()
                         self.wfile.write(err)
                         return
-                    c = http.client.HTTPConnection(host, int(port), timeout=60)
-                    hdrs = {k: v for k, v in self.headers.items()
-                            if k.lower() not in ("connection", "keep-alive")}
-                    c.request(self.command, self.path, body=body, headers=hdrs)
-                    r = c.getresponse()
-                    data = r.read()
-                    self.send_response_only(r.status, r.reason)
-                    for k, v in r.getheaders():
-                        if k.lower() not in ("connection", "transfer-encoding",
-                                             "content-length", "keep-alive"):
-                            self.send_header(k, v)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    if self.command != "HEAD":
-                        self.wfile.write(data)
-                    c.close()
+                    relay(self, host, port, body)
                 finally:
                     if is_object_get:
                         with proxy.lock:
@@ -527,16 +512,11 @@ class _DelayProxy:
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       daemon=True)
-        self.thread.start()
+        self._srv = LoopbackServer(Handler)
+        self.url = self._srv.url
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self._srv.close()
 
 
 def test_samples_are_fetched_in_parallel(lake):

@@ -13,7 +13,6 @@ a quarter of the window, 256 KiB at least; chunk memory comes in 256 KiB
 segments; `-o readahead=` caps the window."""
 import errno
 import hashlib
-import http.client
 import http.server
 import os
 import random
@@ -23,6 +22,8 @@ import threading
 import time
 
 import pytest
+
+from s3proxy import LoopbackServer, open_upstream, send_reply_head
 
 K = 1024
 MIB = 1 << 20
@@ -531,23 +532,11 @@ class _CutProxy:
                     self.end_headers()
                     self.wfile.write(err)
                     return
-                c = http.client.HTTPConnection(host, int(port), timeout=60)
-                hdrs = {k: v for k, v in self.headers.items()
-                        if k.lower() not in ("connection", "keep-alive")}
-                c.request(self.command, self.path, body=body, headers=hdrs)
-                r = c.getresponse()
-                self.send_response_only(r.status, r.reason)
-                length = None
-                for k, v in r.getheaders():
-                    if k.lower() == "content-length":
-                        length = v
-                    if k.lower() not in ("connection", "transfer-encoding",
-                                         "content-length", "keep-alive"):
-                        self.send_header(k, v)
+                c, r = open_upstream(self, host, port, body)
+                length = r.getheader("Content-Length")
                 data = b"" if length is not None else r.read()
-                self.send_header("Content-Length",
-                                 length if length is not None else str(len(data)))
-                self.end_headers()
+                send_reply_head(self, r,
+                                length if length is not None else str(len(data)))
                 if self.command == "HEAD":
                     c.close()
                     return
@@ -576,16 +565,11 @@ class _CutProxy:
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       daemon=True)
-        self.thread.start()
+        self._srv = LoopbackServer(Handler)
+        self.url = self._srv.url
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self._srv.close()
 
 
 @pytest.mark.parametrize("fail", [False, True])
