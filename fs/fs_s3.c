@@ -537,6 +537,69 @@ static void own_change(const char *path, const char *bucket, const char *key,
 /* ---- lookups ---- */
 
 /* What PATH is: fills A (never ATTR_NEG: -ENOENT instead). */
+/* ---- folders our own deletes emptied ---- */
+
+/* A folder without a marker ends on the server with its last object.  A
+ * walker that is emptying it (`rm -r`) still holds it, and the kernel may
+ * look it up again before the final rmdir (its entry timeout is 1 s, and
+ * a big folder takes longer): that lookup must not say ENOENT.  So the
+ * folder of each object we delete (and of each folder we remove) is
+ * remembered for EMPTIED_TTL_S seconds, and a lookup that finds nothing
+ * on the server answers such a folder as an empty one (it is not listed
+ * in its parent: the server does not list it).  rmdir forgets it. */
+#define EMPTIED_SLOTS 64
+#define EMPTIED_TTL_S 10.0
+
+static struct {
+    pthread_mutex_t lock;
+    char path[EMPTIED_SLOTS][PATH_MAX]; /* "" free */
+    double at[EMPTIED_SLOTS];           /* now_real() of the last delete */
+    unsigned next;                      /* the slot to reuse */
+} E = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Remember PATH's folder (not the bucket itself) as just emptied of one
+ * entry. */
+static void emptied_note(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path || !memchr(path + 1, '/', (size_t)(slash - path - 1)))
+        return; /* "/bucket/name": the bucket stays */
+    size_t n = (size_t)(slash - path);
+    if (n >= PATH_MAX)
+        return;
+    double now = now_real();
+    pthread_mutex_lock(&E.lock);
+    int slot = -1;
+    for (int i = 0; i < EMPTIED_SLOTS && slot < 0; i++)
+        if (!strncmp(E.path[i], path, n) && !E.path[i][n])
+            slot = i;
+    if (slot < 0) {
+        slot = (int)(E.next++ % EMPTIED_SLOTS);
+        memcpy(E.path[slot], path, n);
+        E.path[slot][n] = '\0';
+    }
+    E.at[slot] = now;
+    pthread_mutex_unlock(&E.lock);
+}
+
+/* Did our own deletes empty folder PATH within EMPTIED_TTL_S?  FORGET
+ * drops it. */
+static bool emptied_recently(const char *path, bool forget)
+{
+    double now = now_real();
+    bool hit = false;
+    pthread_mutex_lock(&E.lock);
+    for (int i = 0; i < EMPTIED_SLOTS; i++)
+        if (E.path[i][0] && !strcmp(E.path[i], path)) {
+            hit = now - E.at[i] < EMPTIED_TTL_S;
+            if (forget || !hit)
+                E.path[i][0] = '\0';
+            break;
+        }
+    pthread_mutex_unlock(&E.lock);
+    return hit;
+}
+
 static int lookup(const char *path, struct attr *a)
 {
     char bucket[BUCKET_MAX];
@@ -584,6 +647,10 @@ static int lookup(const char *path, struct attr *a)
                 a->size = e->size;
                 a->mtime = e->mtime;
                 snprintf(a->etag, sizeof a->etag, "%s", e->etag);
+            } else if (emptied_recently(path, false)) {
+                listing_unref(l);
+                dir_attr(a, S.mount_time);
+                return 0; /* not cached: it is gone once rmdir'd */
             } else {
                 a->kind = ATTR_NEG;
             }
@@ -619,6 +686,10 @@ static int lookup(const char *path, struct attr *a)
     entries_release(&c.bl);
     struct store_head h;
     rc = S.store->ops->head(S.store, bucket, key, &h);
+    if (rc == -ENOENT && emptied_recently(path, false)) {
+        dir_attr(a, S.mount_time);
+        return 0; /* not cached: it is gone once rmdir'd */
+    }
     if (rc == -ENOENT) {
         a->kind = ATTR_NEG;
         attrcache_put(S.ac, path, a, S.neg_ttl, false);
@@ -1618,6 +1689,7 @@ int fss3_unlink(const char *path)
     rc = deleter_unlink(S.dl, bucket, key);
     if (rc)
         return rc;
+    emptied_note(path);
     own_change(path, bucket, key, NULL);
     memset(&a, 0, sizeof a);
     a.kind = ATTR_NEG;
@@ -1707,6 +1779,8 @@ int fss3_rmdir(const char *path)
     if (!marker) {
         /* A folder without a marker (made by another tool) ends with its
          * last object: `rm -r` of it is done. */
+        emptied_recently(path, true);
+        emptied_note(path);
         gluefs_object_changed(bucket, key);
         attrcache_drop_listing(S.ac, path);
         return 0;
@@ -1717,6 +1791,8 @@ int fss3_rmdir(const char *path)
         rc = S.store->ops->del(S.store, bucket, m);
     if (rc)
         return rc;
+    emptied_recently(path, true);
+    emptied_note(path);
     own_change(path, bucket, m, NULL);
     attrcache_drop_listing(S.ac, path);
     return 0;

@@ -313,8 +313,11 @@ def test_small_files_cost_one_request_each(lake, work):
     subprocess.run(["rm", "-r", str(lake.s3(b, "in"))], check=True)
     d = delta(s3_, lake.stats(), *REQS, "requests_delete_objects",
               "keys_deleted")
-    assert 3 + 1 <= d["requests_delete"] <= 3 + 8, d
-    assert 1 <= d["requests_delete_objects"] <= 2, d
+    # (a loaded machine makes rm pause: more, smaller batches, never near
+    # one request per file)
+    assert 3 + 1 <= d["requests_delete"], d
+    assert d["requests_delete_objects"] >= 1, d
+    assert d["requests_delete_objects"] + d["requests_delete"] <= 4 + 8 + n // 10, d
     assert d["keys_deleted"] + d["requests_delete"] == n + 1, d
     assert d["requests_head"] == 0 and d["requests_list"] <= 2, d
     assert not lake.store.keys(b, "in/")
