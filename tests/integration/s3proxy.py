@@ -16,6 +16,20 @@ _HOP = ("connection", "keep-alive")
 _HOP_REPLY = ("connection", "transfer-encoding", "content-length", "keep-alive")
 
 
+class ProxyHandler(http.server.BaseHTTPRequestHandler):
+    """Base of the proxies' request handlers: HTTP/1.1 keep-alive, no
+    request log on stderr, and the request body read whole."""
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def read_body(self):
+        """The request's body (bytes), or None when it has none."""
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else None
+
+
 class LoopbackServer:
     """HANDLER (a BaseHTTPRequestHandler subclass) served on a free port
     of 127.0.0.1 by a daemon thread, one thread per connection.  .url is

@@ -8,7 +8,6 @@ last unlink.  Checks go through the mount and through the store's own
 client (botocore, or the local folder).  Failures are injected by a proxy
 between gluefs and s3rver that answers DeleteObjects itself."""
 import errno
-import http.server
 import os
 import re
 import subprocess
@@ -20,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from conftest import make_client, wait_until
-from s3proxy import LoopbackServer, relay
+from s3proxy import LoopbackServer, ProxyHandler, relay
 
 SYNC_FIRST = 3
 
@@ -233,12 +232,7 @@ class _DeleteProxy:
         self.delete_posts = 0
         self.lock = threading.Lock()
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
+        class Handler(ProxyHandler):
             def _reply(self, status, body):
                 self.send_response_only(status)
                 self.send_header("Content-Type", "application/xml")
@@ -273,8 +267,7 @@ class _DeleteProxy:
                 self._reply(200, "".join(out).encode())
 
             def _forward(self):
-                n = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(n) if n else None
+                body = self.read_body()
                 q = self.path.split("?", 1)[1] if "?" in self.path else ""
                 if self.command == "POST" and re.match(r"^delete(=|&|$)", q):
                     return self._delete_objects(body)

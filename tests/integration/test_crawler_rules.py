@@ -18,7 +18,7 @@ import pytest
 
 import gluevalidate
 from conftest import read_text, wait_until, write_file
-from s3proxy import LoopbackServer, relay
+from s3proxy import LoopbackServer, ProxyHandler, relay
 
 LINE_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ (INFO|WARN|ERROR) : (.*)$")
 
@@ -474,15 +474,9 @@ class _DelayProxy:
         self.max_in_flight = 0
         self.object_gets = 0
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
+        class Handler(ProxyHandler):
             def _forward(self):
-                n = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(n) if n else None
+                body = self.read_body()
                 path = self.path.split("?", 1)[0]
                 is_object_get = (self.command == "GET" and
                                  path.strip("/").count("/") >= 1)

@@ -13,7 +13,6 @@ a quarter of the window, 256 KiB at least; chunk memory comes in 256 KiB
 segments; `-o readahead=` caps the window."""
 import errno
 import hashlib
-import http.server
 import os
 import random
 import re
@@ -23,11 +22,21 @@ import time
 
 import pytest
 
-from s3proxy import LoopbackServer, open_upstream, send_reply_head
+from s3proxy import LoopbackServer, ProxyHandler, open_upstream, send_reply_head
 
 K = 1024
 MIB = 1 << 20
 SEG = 256 * K
+
+
+def run_threads(fns):
+    """Run each callable of FNS on its own thread, all at once; return when
+    every one has returned."""
+    ts = [threading.Thread(target=fn) for fn in fns]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
 
 
 def data_of(n, seed):
@@ -172,11 +181,7 @@ def test_two_handles_on_one_file(lake):
 
     # same direction at once, and opposite directions at once
     for pair in ((forward, forward), (forward, backward)):
-        ts = [threading.Thread(target=t) for t in pair]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
+        run_threads(pair)
     assert not errors, errors
     # two handles open at once in this thread, read alternately
     with open(p, "rb", buffering=0) as f1, open(p, "rb", buffering=0) as f2:
@@ -202,11 +207,7 @@ def test_concurrent_readers_of_different_files(lake):
         bs = [128 * K, 4096, 1 * MIB, 100003][i % 4]
         got[i] = hashlib.sha256(read_seq(lake.s3(b, f"c{i}.bin"), bs)).hexdigest()
 
-    ts = [threading.Thread(target=reader, args=(i,)) for i in range(n)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
+    run_threads([lambda i=i: reader(i) for i in range(n)])
     assert got == want
     # and with cat, as separate processes
     procs = [subprocess.Popen(["sha256sum", str(lake.s3(b, f"c{i}.bin"))],
@@ -485,11 +486,7 @@ def test_more_sequential_readers_than_streams(lake, work):
             os.close(fd)
         got[i] = h.hexdigest()
 
-    ts = [threading.Thread(target=reader, args=(i,)) for i in range(n)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
+    run_threads([lambda i=i: reader(i) for i in range(n)])
     assert got == want
 
 
@@ -506,15 +503,9 @@ class _CutProxy:
         self.gets = 0
         self.cuts = 0
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
+        class Handler(ProxyHandler):
             def _forward(self):
-                n = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(n) if n else None
+                body = self.read_body()
                 ours = self.command == "GET" and \
                     self.path.split("?", 1)[0].endswith("/" + key)
                 start = 0
