@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
+
 struct node {
     struct node *hnext;          /* hash chain */
     struct node *prev, *next;    /* LRU list, most recent at head */
@@ -33,13 +35,6 @@ struct attrcache {
     size_t max_attrs;
     size_t max_rows, rows;       /* listing rows held */
 };
-
-static double now_mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static uint64_t hash_path(const char *s)
 {
@@ -214,7 +209,7 @@ void attrcache_put(struct attrcache *c, const char *path, const struct attr *a,
     if (ttl <= 0)
         return;
     uint64_t h = hash_path(path);
-    double t = now_mono();
+    double t = clock_mono_s();
     pthread_mutex_lock(&c->lock);
     struct node *n = table_find(&c->attrs, path, h);
     if (n) {
@@ -247,7 +242,7 @@ void attrcache_put(struct attrcache *c, const char *path, const struct attr *a,
 int attrcache_get(struct attrcache *c, const char *path, struct attr *out)
 {
     uint64_t h = hash_path(path);
-    double t = now_mono();
+    double t = clock_mono_s();
     int rc = -ENOENT;
     pthread_mutex_lock(&c->lock);
     struct node *n = table_find(&c->attrs, path, h);
@@ -397,7 +392,7 @@ void attrcache_put_listing(struct attrcache *c, const char *path,
         return;
     listing_ref(l);
     n->l = l;
-    n->expires = now_mono() + ttl;
+    n->expires = clock_mono_s() + ttl;
     pthread_mutex_lock(&c->lock);
     struct node *old = table_find(&c->lists, path, h);
     if (old) {
@@ -425,7 +420,7 @@ struct listing *attrcache_get_listing_ttl(struct attrcache *c,
 {
     *ttl_left = 0;
     uint64_t h = hash_path(path);
-    double t = now_mono();
+    double t = clock_mono_s();
     struct listing *l = NULL;
     pthread_mutex_lock(&c->lock);
     struct node *n = table_find(&c->lists, path, h);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 
 struct dl_batch {
@@ -43,13 +44,6 @@ struct deleter {
     bool started;
     pthread_t thread;
 };
-
-static double now_mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void batch_free(struct dl_batch *b)
 {
@@ -177,7 +171,7 @@ static void *flusher(void *arg)
     struct deleter *d = arg;
     pthread_mutex_lock(&d->lock);
     for (;;) {
-        struct dl_batch *b = take_ready(d, now_mono());
+        struct dl_batch *b = take_ready(d, clock_mono_s());
         if (!b) {
             if (d->stop && !d->open)
                 break;
@@ -210,7 +204,7 @@ static void *flusher(void *arg)
         __atomic_sub_fetch(&d->pending, b->n, __ATOMIC_RELEASE);
         batch_free(b);
         /* an rmdir that waited for it goes on with the same burst */
-        d->last_unlink = now_mono();
+        d->last_unlink = clock_mono_s();
         pthread_cond_broadcast(&d->done);
     }
     pthread_mutex_unlock(&d->lock);
@@ -427,7 +421,7 @@ static int queue_key(struct deleter *d, const char *bucket, const char *key)
     b->keys[b->n++] = k;
     d->queued++;
     __atomic_add_fetch(&d->pending, 1, __ATOMIC_RELEASE);
-    d->last_add = now_mono();
+    d->last_add = clock_mono_s();
     if (b->n == 1 || b->n == STORE_DEL_MANY_MAX)
         pthread_cond_signal(&d->work);
     return 0;
@@ -435,7 +429,7 @@ static int queue_key(struct deleter *d, const char *bucket, const char *key)
 
 int deleter_unlink(struct deleter *d, const char *bucket, const char *key)
 {
-    double now = now_mono();
+    double now = clock_mono_s();
     pthread_mutex_lock(&d->lock);
     bool quick = now - d->last_unlink < DELETER_BURST_GAP_MS / 1000.0;
     d->burst = quick ? d->burst + 1 : 1;
@@ -451,7 +445,7 @@ int deleter_unlink(struct deleter *d, const char *bucket, const char *key)
     if (sync)
         rc = w_del(&d->base, bucket, key);
     pthread_mutex_lock(&d->lock);
-    d->last_unlink = now_mono();
+    d->last_unlink = clock_mono_s();
     pthread_mutex_unlock(&d->lock);
     return rc;
 }

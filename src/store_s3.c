@@ -26,6 +26,7 @@
 #include <openssl/evp.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "config.h"
 #include "http.h"
 #include "log.h"
@@ -564,13 +565,6 @@ static int s3_list_buckets(struct store *st, store_list_cb cb, void *ctx)
 
 /* ---- first pages kept for a listing asked again ---- */
 
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void memo_clear(struct list_memo *m)
 {
     free(m->bucket);
@@ -596,7 +590,7 @@ static void memo_put(struct s3 *s, const char *bucket, const char *prefix,
     struct list_memo n = {
         strdup(bucket), strdup(prefix ? prefix : ""),
         strdup(delimiter ? delimiter : ""), malloc(body->len + 1),
-        body->len, mono_now(),
+        body->len, clock_mono_s(),
     };
     if (!n.bucket || !n.prefix || !n.delimiter || !n.body) {
         memo_clear(&n);
@@ -626,7 +620,7 @@ static bool memo_take(struct s3 *s, const char *bucket, const char *prefix,
                       const char *delimiter, struct buf *body)
 {
     bool found = false;
-    double now = mono_now();
+    double now = clock_mono_s();
     pthread_mutex_lock(&s->memo_mu);
     for (unsigned i = 0; i < S3_MEMO_SLOTS; i++) {
         struct list_memo *m = &s->memo[i];
